@@ -1,0 +1,1 @@
+"""Adapters: the edges where scalper meets databases, feeds, brokers and files."""

@@ -1,0 +1,1 @@
+"""Applications: the CLI, the demo and the composition root. Only this layer wires adapters."""

@@ -1,0 +1,176 @@
+"""The ``scalper`` command line.
+
+Each command is a thin function that loads the context lazily and calls one start function;
+errors that scalper raises on purpose are printed as one clear message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalper.core.errors import ConfigError, ScalperError
+
+HELP = """scalper: intraday scalping of the S&P 500 and Nasdaq-100.
+
+Signals are computed on the indices (I:SPX, I:NDX) from one-second data; orders go to the
+ETF proxies (SPY, QQQ). PostgreSQL is the system of record: without SCALPER_DATABASE_URL an
+embedded PostgreSQL server is started in your user data directory.
+
+Configuration: a TOML file (--config, $SCALPER_CONFIG or ./scalper.toml) plus
+SCALPER_<SECTION>__<KEY> environment variables. Secrets (API keys, webhook, database password)
+come only from the environment or *_FILE secret files. See docs/CONFIGURATION.md.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database: apply migrations, show schema status.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration: show the effective settings (secrets redacted).",
+                         no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+_state: dict[str, Path | None] = {"config": None}
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML configuration file.", dir_okay=False)]
+
+
+@app.callback()
+def _root(config: ConfigOption = None) -> None:
+    _state["config"] = config
+
+
+def _context() -> Any:
+    from scalper.apps.context import AppContext
+
+    return AppContext.load(_state["config"])
+
+
+def _run(action: Callable[[], None]) -> None:
+    """Run a command body, turning scalper's errors into a message and an exit code."""
+    try:
+        action()
+    except ConfigError as exc:
+        err_console.print(f"[bold red]configuration error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    except ScalperError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (idempotent; each migration is all-or-nothing)."""
+
+    def body() -> None:
+        from scalper.adapters.store.migrations import migrate
+
+        with _context().database() as (_, conn):
+            result = migrate(conn)
+        if result.applied:
+            for name in result.applied:
+                console.print(f"applied {name}")
+        console.print(f"schema up to date ({result.variant} PostgreSQL; "
+                      f"{result.already + len(result.applied)} migrations, {len(result.applied)} new)")
+
+    _run(body)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """List applied and pending migrations, the server and whether TimescaleDB is used."""
+
+    def body() -> None:
+        from scalper.adapters.store import redact_url
+        from scalper.adapters.store.migrations import (
+            applied_migrations,
+            choose_variant,
+            discover,
+            timescale_usable,
+        )
+
+        with _context().database() as (url, conn):
+            applied = applied_migrations(conn)
+            timescale = timescale_usable(conn)
+            version = conn.execute("SHOW server_version").fetchone()
+        variant = choose_variant(applied, timescale)
+        done = {m.version for m in applied}
+        table = Table("version", "name", "variant", "applied at", title="schema migrations")
+        for m in applied:
+            table.add_row(f"{m.version:04d}", m.name, m.variant or "-", str(m.applied_at))
+        for f in discover():
+            if f.version not in done and f.variant in (None, variant):
+                table.add_row(f"{f.version:04d}", f.name, f.variant or "-", "[yellow]pending[/]")
+        console.print(f"database: {redact_url(url)} (PostgreSQL {version[0] if version else '?'}, "
+                      f"TimescaleDB {'usable' if timescale else 'not available'})", highlight=False)
+        console.print(table)
+
+    _run(body)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration as JSON; secrets are shown only as set / not set."""
+
+    def body() -> None:
+        from scalper.adapters.store import redact_url
+
+        ctx = _context()
+        data = ctx.config.model_dump(mode="json")
+        if data["database"]["url"]:
+            data["database"]["url"] = redact_url(data["database"]["url"])
+        data["secrets"] = {k: ("set" if v else "not set") for k, v in ctx.secrets.present().items()}
+        console.print_json(json.dumps(data))
+
+    _run(body)
+
+
+@app.command("bench")
+def bench(
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+    rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
+) -> None:
+    """Run a benchmark against the configured (or embedded) database and print its figures."""
+
+    def body() -> None:
+        from scalper.adapters.store.migrations import migrate
+
+        if name != "writer":
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer")
+        from scalper.bench import writer
+
+        with _context().database() as (_, conn):
+            migrate(conn)
+            result = writer.run(conn, rows=rows)
+        _print_result(result, as_json)
+
+    _run(body)
+
+
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    table = Table("figure", "value", title=f"bench {result['name']}")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int | float) else str(value))
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The configuration schema: one section per subsystem, unknown keys rejected.
+
+Secrets never live here: they come from :mod:`scalper.config.secrets`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Section(BaseModel):
+    """Base of every section: frozen, unknown keys rejected, no type coercion surprises."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Section):
+    """Where the system of record lives."""
+
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset = the embedded server. A password belongs in SCALPER_DATABASE_URL.",
+    )
+    embedded_dir: Path | None = Field(
+        default=None, description="Data directory of the embedded server (default: per-user data dir)."
+    )
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    statement_timeout_s: float = Field(default=0.0, ge=0, description="0 = no limit.")
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a URL starting with postgresql:// or postgres://")
+        return v
+
+
+class FeedConfig(Section):
+    """The Polygon/Massive market-data feed."""
+
+    provider: Literal["massive", "polygon"] = "massive"
+    realtime: bool = True
+    ws_url: str | None = Field(default=None, description="Override, e.g. ws://127.0.0.1:8765 (replay server).")
+    rest_url: str | None = Field(default=None, description="Override, e.g. http://127.0.0.1:8765.")
+    index_symbols: tuple[str, ...] = ("I:SPX", "I:NDX")
+    proxy_symbols: tuple[str, ...] = ("SPY", "QQQ")
+    index_channels: tuple[Literal["A", "AM", "V"], ...] = ("A", "AM", "V")
+    stock_channels: tuple[Literal["A", "AM", "T", "Q"], ...] = ("A", "AM", "T", "Q")
+    stall_after_s: float = Field(default=15.0, gt=0, le=3600)
+
+    def websocket_base(self) -> str:
+        """The websocket base URL for the chosen provider and latency."""
+        if self.ws_url:
+            return self.ws_url.rstrip("/")
+        host = "socket" if self.realtime else "delayed"
+        domain = "massive.com" if self.provider == "massive" else "polygon.io"
+        return f"wss://{host}.{domain}"
+
+    def rest_base(self) -> str:
+        """The REST base URL for the chosen provider."""
+        if self.rest_url:
+            return self.rest_url.rstrip("/")
+        return "https://api.massive.com" if self.provider == "massive" else "https://api.polygon.io"
+
+
+class FlatFilesConfig(Section):
+    """S3-compatible flat-file history."""
+
+    endpoint: str = "https://files.massive.com"
+    bucket: str = "flatfiles"
+    cache_dir: Path | None = Field(default=None, description="Default: per-user cache dir.")
+
+
+class BrokerConfig(Section):
+    """Execution. Paper is the default; live orders need ``live = true`` and keys in the environment."""
+
+    kind: Literal["sim", "alpaca"] = "sim"
+    live: bool = False
+    alpaca_url: str | None = None
+
+
+class WriterConfig(Section):
+    """The bulk writer."""
+
+    batch_rows: int = Field(default=50_000, ge=1, le=5_000_000)
+
+
+class Config(Section):
+    """The whole configuration."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    feed: FeedConfig = FeedConfig()
+    flatfiles: FlatFilesConfig = FlatFilesConfig()
+    broker: BrokerConfig = BrokerConfig()
+    writer: WriterConfig = WriterConfig()

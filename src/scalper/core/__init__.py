@@ -1,0 +1,1 @@
+"""Core value types, the clock port and the exception tree. Imports nothing from outer layers."""

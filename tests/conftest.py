@@ -1,0 +1,92 @@
+"""Shared fixtures: a real PostgreSQL server, a migrated template, a fresh database per test.
+
+The server is ``$SCALPER_TEST_DATABASE_URL`` when set (any database on a server where the user
+may CREATE DATABASE); otherwise an embedded server in a temporary directory. Each test that
+asks for ``db_url`` gets its own database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from scalper.adapters.store.embedded import embedded_server
+from scalper.adapters.store.migrations import migrate
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointed at database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a database on the test server, usable for CREATE/DROP DATABASE."""
+    external = os.environ.get("SCALPER_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with embedded_server(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
+        yield url
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    """Name of a migrated template database."""
+    name = f"scalper_tpl_{uuid.uuid4().hex[:8]}"
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(with_database(pg_server_url, name), autocommit=True) as conn:
+        migrate(conn)
+    yield name
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, empty database (not migrated)."""
+    name = f"scalper_t_{uuid.uuid4().hex[:10]}"
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(pg_server_url, name)
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh database cloned from the migrated template."""
+    name = f"scalper_t_{uuid.uuid4().hex[:10]}"
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield with_database(pg_server_url, name)
+    with _admin(pg_server_url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to a fresh migrated database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def packaged_migrations() -> Path:
+    """The directory of the packaged migration files."""
+    import scalper.adapters.store as store
+
+    return Path(store.__file__).parent / "migrations"
