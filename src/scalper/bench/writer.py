@@ -36,10 +36,16 @@ def synthetic_seconds(rows: int, seed: int = 1) -> dict[str, Any]:
     is_index = sym_idx < 2
     volume = np.where(is_index, np.nan, rng.gamma(2.0, 400.0, rows).round())
     return {
-        "symbol": np.array(SYMBOLS, dtype=object)[sym_idx], "ts": ts,
-        "open": close, "high": close + spread, "low": close - spread, "close": close,
-        "volume": volume, "vwap": np.where(is_index, np.nan, close),
-        "trades": np.where(is_index, 0, 12).astype(np.int32), "source": np.full(rows, "bench", dtype=object),
+        "symbol": np.array(SYMBOLS, dtype=object)[sym_idx],
+        "ts": ts,
+        "open": close,
+        "high": close + spread,
+        "low": close - spread,
+        "close": close,
+        "volume": volume,
+        "vwap": np.where(is_index, np.nan, close),
+        "trades": np.where(is_index, 0, 12).astype(np.int32),
+        "source": np.full(rows, "bench", dtype=object),
     }
 
 
@@ -77,9 +83,13 @@ def run(conn: psycopg.Connection[Any], rows: int = 1_000_000, batch: int = 100_0
     finally:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     return {
-        "name": "writer", "rows": rows, "batch": batch,
-        "rows_per_s": round(rows / t_writer), "copy_rows_per_s": round(rows / t_raw),
+        "name": "writer",
+        "rows": rows,
+        "batch": batch,
+        "rows_per_s": round(rows / t_writer),
+        "copy_rows_per_s": round(rows / t_raw),
         "ratio": round(t_raw / t_writer, 3),
-        "upsert_rows_per_s": round(rows / t_upsert), "upsert_ratio": round(t_raw / t_upsert, 3),
+        "upsert_rows_per_s": round(rows / t_upsert),
+        "upsert_ratio": round(t_raw / t_upsert, 3),
         "stored_after_rewrite": int(stored[0]) if stored else 0,
     }

@@ -88,6 +88,12 @@ class WriterConfig(Section):
     batch_rows: int = Field(default=50_000, ge=1, le=5_000_000)
 
 
+class LogConfig(Section):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class Config(Section):
     """The whole configuration."""
 
@@ -96,3 +102,4 @@ class Config(Section):
     flatfiles: FlatFilesConfig = FlatFilesConfig()
     broker: BrokerConfig = BrokerConfig()
     writer: WriterConfig = WriterConfig()
+    log: LogConfig = LogConfig()

@@ -56,9 +56,7 @@ class _Aggregate(msgspec.Struct, frozen=True, kw_only=True):
                 f"was o={self.open} h={self.high} l={self.low} c={self.close}"
             )
         if self.ts_end <= self.ts_event:
-            raise InvariantError(
-                f"{self.symbol} bar: expected ts_end > ts_event, was {self.ts_end} <= {self.ts_event}"
-            )
+            raise InvariantError(f"{self.symbol} bar: expected ts_end > ts_event, was {self.ts_end} <= {self.ts_event}")
         if self.volume is not None:
             _require_non_negative(f"{self.symbol} volume", self.volume)
 

@@ -196,8 +196,9 @@ def _trade_bars(
     starts, gid = groups.starts, groups.gid
     if starts.size == 0:
         f, i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
-        return TradeBars(symbol=i, start_ns=i, window_ns=window_ns, open=f, high=f, low=f, close=f,
-                         volume=f, vwap=f, transactions=i)
+        return TradeBars(
+            symbol=i, start_ns=i, window_ns=window_ns, open=f, high=f, low=f, close=f, volume=f, vwap=f, transactions=i
+        )
     count = starts.size
     first_oc, last_oc = _first_last(oc, starts)
     first_hl, last_hl = _first_last(hl, starts)

@@ -100,9 +100,7 @@ def eligibility_flags(conditions: ArrayLike) -> NDArray[np.uint8]:
     """Per trade, the AND over its conditions of the HIGH_LOW | OPEN_CLOSE | VOLUME bits."""
     matrix = np.asarray(conditions)
     if matrix.ndim != 2:
-        raise ValueError(
-            f"conditions: expected a 2-D (trades, k) matrix padded with -1, was ndim={matrix.ndim}"
-        )
+        raise ValueError(f"conditions: expected a 2-D (trades, k) matrix padded with -1, was ndim={matrix.ndim}")
     if matrix.shape[1] == 0:
         return np.full(matrix.shape[0], HIGH_LOW | OPEN_CLOSE | VOLUME, dtype=np.uint8)
     if not np.issubdtype(matrix.dtype, np.integer):

@@ -93,8 +93,6 @@ def parse_option_ticker(ticker: str) -> OptionTicker:
     except ValueError as exc:
         raise OptionTickerError(f"option ticker {ticker!r}: invalid expiry date {yy}{mm}{dd}") from exc
     try:
-        return OptionTicker(
-            root=root, expiry=expiry, right="C" if right == "C" else "P", strike_milli=int(strike)
-        )
+        return OptionTicker(root=root, expiry=expiry, right="C" if right == "C" else "P", strike_milli=int(strike))
     except OptionTickerError as exc:
         raise OptionTickerError(f"option ticker {ticker!r}: {exc}") from exc

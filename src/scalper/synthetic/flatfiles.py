@@ -212,9 +212,7 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1, mtime=0)
 
 
-def write_dataset(
-    root: Path, dataset: str, market: MarketDay, options: OptionDay | None = None
-) -> tuple[Path, int]:
+def write_dataset(root: Path, dataset: str, market: MarketDay, options: OptionDay | None = None) -> tuple[Path, int]:
     """Render, compress and write one dataset file; returns its path and row count."""
     text, rows = render_dataset(dataset, market, options)
     path = flatfile_path(root, dataset, market.window.day)

@@ -209,9 +209,7 @@ def xnys() -> Any:
     import exchange_calendars as xcals
 
     with warnings.catch_warnings():  # exchange_calendars 4.13 trips a pandas 3 deprecation on build
-        warnings.filterwarnings(
-            "ignore", message="Series.values returning an ndarray", category=DeprecationWarning
-        )
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
         return xcals.get_calendar("XNYS")
 
 
@@ -388,9 +386,7 @@ def _index_ticks(rng: np.random.Generator, window: SessionWindow, levels: F64) -
         symbols.append(np.full(int(keep.sum()), code, dtype=np.int64))
         stamps.append(ts[keep])
         values.append(np.round(value[keep], 2))
-    return IndexTicks(
-        symbol=np.concatenate(symbols), ts_ns=np.concatenate(stamps), value=np.concatenate(values)
-    )
+    return IndexTicks(symbol=np.concatenate(symbols), ts_ns=np.concatenate(stamps), value=np.concatenate(values))
 
 
 def _interp(ticks: IndexTicks, code: int, ts_ns: I64) -> F64:
@@ -401,9 +397,7 @@ def _interp(ticks: IndexTicks, code: int, ts_ns: I64) -> F64:
 
 def _ohlc(ticks: IndexTicks, code: int) -> OHLC:
     values = ticks.value[ticks.symbol == code]
-    return OHLC(
-        open=float(values[0]), high=float(values.max()), low=float(values.min()), close=float(values[-1])
-    )
+    return OHLC(open=float(values[0]), high=float(values.max()), low=float(values.min()), close=float(values[-1]))
 
 
 def _drift_ratios(rng: np.random.Generator, ratios: F64, cfg: MarketConfig) -> F64:
@@ -549,9 +543,7 @@ def _auctions(
     """Opening print + official-open marker, closing print + official-close marker."""
     open_c = bid_c[0]
     close_c = bid_c[np.searchsorted(q_ts, window.close_ns - 5_000, side="right") - 1]
-    ts = np.array(
-        [window.open_ns + 500, window.open_ns + 600, window.close_ns - 5_000, window.close_ns - 4_000]
-    )
+    ts = np.array([window.open_ns + 500, window.open_ns + 600, window.close_ns - 5_000, window.close_ns - 4_000])
     sizes = (100 * np.round(rng.lognormal(np.log(2_000.0), 0.5, size=2))).astype(np.int64)
     cond = np.full((4, 4), -1, dtype=np.int16)
     cond[:, 0] = (25, 16, 8, 15)

@@ -50,9 +50,7 @@ class OptionConfig:
     strike_band: float = 0.05
 
     def __post_init__(self) -> None:
-        if not (
-            self.spx_volume > 0 and self.spy_volume > 0 and self.max_dte >= 0 and 0 < self.strike_band < 1
-        ):
+        if not (self.spx_volume > 0 and self.spy_volume > 0 and self.max_dte >= 0 and 0 < self.strike_band < 1):
             raise ValueError(f"OptionConfig: expected positive volumes, max_dte >= 0, 0 < band < 1: {self}")
 
 
@@ -309,9 +307,7 @@ def _finish_chain(
 
 
 # --- trades ------------------------------------------------------------------------------------
-def _expected_contracts(
-    rng: np.random.Generator, market: MarketDay, chain: OptionChain, cfg: OptionConfig
-) -> F64:
+def _expected_contracts(rng: np.random.Generator, market: MarketDay, chain: OptionChain, cfg: OptionConfig) -> F64:
     """Expected volume per contract: 0DTE about half of SPX volume, near the money, puts favoured."""
     window = market.window
     scale = np.clip(market.truth.sigma / 0.009, 0.6, 2.0) * window.seconds / 23_400
@@ -336,9 +332,7 @@ def _expected_contracts(
     return expected
 
 
-def _trades(
-    rng: np.random.Generator, market: MarketDay, chain: OptionChain, cfg: OptionConfig
-) -> OptionTrades:
+def _trades(rng: np.random.Generator, market: MarketDay, chain: OptionChain, cfg: OptionConfig) -> OptionTrades:
     window = market.window
     mean_size = np.where(chain.underlying == 0, 4.75, 11.0)
     counts = rng.poisson(_expected_contracts(rng, market, chain, cfg) / mean_size)
@@ -381,9 +375,7 @@ def _tick(und: I64, price: F64) -> F64:
     return ticks
 
 
-def _trade_prices(
-    rng: np.random.Generator, market: MarketDay, chain: OptionChain, contract: I64, ts: I64
-) -> F64:
+def _trade_prices(rng: np.random.Generator, market: MarketDay, chain: OptionChain, contract: I64, ts: I64) -> F64:
     und = chain.underlying[contract]
     t = np.maximum((chain.settle_ns[contract] - ts) / YEAR_NS, _MIN_T)
     theo = bs_price_greeks(

@@ -123,9 +123,7 @@ def _frames(blocks: list[_Block]) -> RenderedFrames:
     text = pa.chunked_array([b.text for b in blocks], type=pa.string()).combine_chunks()
     if key.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return RenderedFrames(
-            content=b"", line_start=np.zeros(1, dtype=np.int64), send_ns=empty, events=empty
-        )
+        return RenderedFrames(content=b"", line_start=np.zeros(1, dtype=np.int64), send_ns=empty, events=empty)
     order = np.lexsort((np.arange(key.size), rank, key))
     send_s = -(-key[order] // 1000)
     new_second = np.ones(order.size, dtype=np.bool_)
@@ -175,6 +173,7 @@ def _objects(head: Any, fields: Sequence[Field], tail: Any = "}") -> Any:
 
 def _heads(codes: I64, template: str, **per_code: Sequence[Any]) -> Any:
     """Per-row object heads from a template formatted once per code (symbol, tape, op...)."""
+
     def show(value: Any) -> Any:
         return _num(value) if isinstance(value, float) else value
 
@@ -200,10 +199,18 @@ def _index_blocks(day: MarketDay) -> list[_Block]:
 
 def _index_bars(ev: str, bars: ValueBars, opens: F64, rank: int) -> _Block:
     s_ms, e_ms = _ms(bars.start_ns), _ms(bars.end_ns)
-    head = _heads(bars.symbol, '{{"ev":"' + ev + '","sym":"{sym}","op":{op}', sym=INDEX_TICKERS,
-                  op=opens.tolist())
-    text = _objects(head, [("o", as_text(bars.open)), ("c", as_text(bars.close)), ("h", as_text(bars.high)),
-                           ("l", as_text(bars.low)), ("s", as_text(s_ms)), ("e", as_text(e_ms))])
+    head = _heads(bars.symbol, '{{"ev":"' + ev + '","sym":"{sym}","op":{op}', sym=INDEX_TICKERS, op=opens.tolist())
+    text = _objects(
+        head,
+        [
+            ("o", as_text(bars.open)),
+            ("c", as_text(bars.close)),
+            ("h", as_text(bars.high)),
+            ("l", as_text(bars.low)),
+            ("s", as_text(s_ms)),
+            ("e", as_text(e_ms)),
+        ],
+    )
     return _Block(key_ms=e_ms + AGG_DELAY_MS, rank=rank, text=text)
 
 
@@ -235,24 +242,39 @@ def _stock_trades(day: MarketDay) -> _Block:
     t_ms = _ms(t.sip_ns)
     trf = np.flatnonzero(t.trf_id != 0)
     tail = pc.replace_with_mask(
-        names_text(np.zeros(t.symbol.size, dtype=np.int64), ("}",)), pa.array(t.trf_id != 0),
+        names_text(np.zeros(t.symbol.size, dtype=np.int64), ("}",)),
+        pa.array(t.trf_id != 0),
         _objects("", [("trfi", as_text(t.trf_id[trf])), ("trft", as_text(_ms(t.trf_ns[trf])))]),
     )
     head = _heads(t.symbol, '{{"ev":"T","sym":"{sym}","z":{z}', sym=STOCK_TICKERS, z=_tapes(t.symbol, t.tape))
-    fields = [("x", as_text(t.exchange)), ('i"', as_text(t.trade_id)), ("p", as_text(t.price)),
-              ("s", as_text(t.size)), ("c", conditions_text(t.conditions, wrap="[{}]")), ("t", as_text(t_ms)),
-              ("q", as_text(t.sequence))]
+    fields = [
+        ("x", as_text(t.exchange)),
+        ('i"', as_text(t.trade_id)),
+        ("p", as_text(t.price)),
+        ("s", as_text(t.size)),
+        ("c", conditions_text(t.conditions, wrap="[{}]")),
+        ("t", as_text(t_ms)),
+        ("q", as_text(t.sequence)),
+    ]
     return _Block(key_ms=t_ms, rank=0, text=_objects(head, fields, tail))
 
 
 def _stock_quotes(day: MarketDay) -> _Block:
     q = day.quotes
     q_ms = _ms(q.sip_ns)
-    head = _heads(q.symbol, '{{"ev":"Q","sym":"{sym}","z":{z},"c":0,"i":[]', sym=STOCK_TICKERS,
-                  z=_tapes(q.symbol, q.tape))
-    fields = [("bx", as_text(q.bid_exchange)), ("bp", as_text(q.bid)), ("bs", as_text(q.bid_size)),
-              ("ax", as_text(q.ask_exchange)), ("ap", as_text(q.ask)), ("as", as_text(q.ask_size)),
-              ("t", as_text(q_ms)), ("q", as_text(q.sequence))]
+    head = _heads(
+        q.symbol, '{{"ev":"Q","sym":"{sym}","z":{z},"c":0,"i":[]', sym=STOCK_TICKERS, z=_tapes(q.symbol, q.tape)
+    )
+    fields = [
+        ("bx", as_text(q.bid_exchange)),
+        ("bp", as_text(q.bid)),
+        ("bs", as_text(q.bid_size)),
+        ("ax", as_text(q.ask_exchange)),
+        ("ap", as_text(q.ask)),
+        ("as", as_text(q.ask_size)),
+        ("t", as_text(q_ms)),
+        ("q", as_text(q.sequence)),
+    ]
     return _Block(key_ms=q_ms, rank=1, text=_objects(head, fields))
 
 
@@ -261,8 +283,13 @@ def _option_blocks(options: OptionDay) -> list[_Block]:
     t_ms = _ms(t.ts_ns)
     names = options.chain.ticker
     head = _heads(t.contract, '{{"ev":"T","sym":"{sym}","c":[]', sym=names)
-    fields = [("x", as_text(t.exchange)), ("p", as_text(t.price)), ("s", as_text(t.size)),
-              ("t", as_text(t_ms)), ("q", as_text(t.sequence))]
+    fields = [
+        ("x", as_text(t.exchange)),
+        ("p", as_text(t.price)),
+        ("s", as_text(t.size)),
+        ("t", as_text(t_ms)),
+        ("q", as_text(t.sequence)),
+    ]
     running = _Running.of(t.contract, t.ts_ns, t.price, t.size, np.ones(t.contract.size, dtype=np.bool_))
     return [
         _Block(key_ms=t_ms, rank=0, text=_objects(head, fields)),
@@ -297,9 +324,7 @@ class _Running:
     def before(self, symbol: I64, ts_ns: I64) -> tuple[F64, F64]:
         """Day volume and VWAP of each symbol's trades strictly before ``ts_ns``."""
         end = np.searchsorted(self.key, _key(symbol, ts_ns, self.origin), side="left")
-        start = np.searchsorted(
-            self.key, _key(symbol, np.full(symbol.size, self.origin), self.origin), side="left"
-        )
+        start = np.searchsorted(self.key, _key(symbol, np.full(symbol.size, self.origin), self.origin), side="left")
         volume = self.volume[end] - self.volume[start]
         with np.errstate(invalid="ignore", divide="ignore"):
             vwap = (self.notional[end] - self.notional[start]) / volume
@@ -330,10 +355,19 @@ def _trade_bars(
     opens[days.symbol] = days.open  # official open: the day's first price-eligible trade
     head = _heads(bars.symbol, '{{"ev":"' + ev + '","sym":"{sym}","op":{op}', sym=names, op=opens.tolist())
     size = np.round(bars.volume / np.maximum(bars.transactions, 1))
-    fields = [("v", int_text(bars.volume)), ("av", int_text(day_volume)), ("vw", as_text(vwap)),
-              ("o", as_text(bars.open)), ("c", as_text(bars.close)), ("h", as_text(bars.high)),
-              ("l", as_text(bars.low)), ("a", as_text(day_vwap)), ("z", int_text(size)), ("s", as_text(s_ms)),
-              ("e", as_text(e_ms))]
+    fields = [
+        ("v", int_text(bars.volume)),
+        ("av", int_text(day_volume)),
+        ("vw", as_text(vwap)),
+        ("o", as_text(bars.open)),
+        ("c", as_text(bars.close)),
+        ("h", as_text(bars.high)),
+        ("l", as_text(bars.low)),
+        ("a", as_text(day_vwap)),
+        ("z", int_text(size)),
+        ("s", as_text(s_ms)),
+        ("e", as_text(e_ms)),
+    ]
     return _Block(key_ms=e_ms + AGG_DELAY_MS, rank=rank, text=_objects(head, fields))
 
 
@@ -373,20 +407,37 @@ def _snapshot_result(options: OptionDay, i: int, underlying: int) -> dict[str, A
     stamp = snap.ts_ns - 1
     return {
         "break_even_price": round(strike + mid if call else strike - mid, 4),
-        "details": {"contract_type": "call" if call else "put",
-                    "exercise_style": "european" if underlying == 0 else "american",
-                    "expiration_date": str(chain.expiry[i]), "shares_per_contract": 100,
-                    "strike_price": strike, "ticker": chain.ticker[i]},
-        "greeks": {"delta": float(snap.delta[i]), "gamma": float(snap.gamma[i]),
-                   "theta": float(snap.theta[i]), "vega": float(snap.vega[i])},
+        "details": {
+            "contract_type": "call" if call else "put",
+            "exercise_style": "european" if underlying == 0 else "american",
+            "expiration_date": str(chain.expiry[i]),
+            "shares_per_contract": 100,
+            "strike_price": strike,
+            "ticker": chain.ticker[i],
+        },
+        "greeks": {
+            "delta": float(snap.delta[i]),
+            "gamma": float(snap.gamma[i]),
+            "theta": float(snap.theta[i]),
+            "vega": float(snap.vega[i]),
+        },
         "implied_volatility": float(chain.iv[i]),
-        "last_quote": {"ask": ask, "ask_size": int(snap.ask_size[i]), "bid": bid,
-                       "bid_size": int(snap.bid_size[i]), "last_updated": stamp, "midpoint": mid,
-                       "timeframe": "REAL-TIME"},
+        "last_quote": {
+            "ask": ask,
+            "ask_size": int(snap.ask_size[i]),
+            "bid": bid,
+            "bid_size": int(snap.bid_size[i]),
+            "last_updated": stamp,
+            "midpoint": mid,
+            "timeframe": "REAL-TIME",
+        },
         "open_interest": int(chain.open_interest[i]),
-        "underlying_asset": {"ticker": UNDERLYINGS[underlying],
-                             "value" if underlying == 0 else "price": float(snap.underlying_price[i]),
-                             "last_updated": stamp, "timeframe": "REAL-TIME"},
+        "underlying_asset": {
+            "ticker": UNDERLYINGS[underlying],
+            "value" if underlying == 0 else "price": float(snap.underlying_price[i]),
+            "last_updated": stamp,
+            "timeframe": "REAL-TIME",
+        },
     }
 
 

@@ -79,9 +79,7 @@ def write_synthetic(
                 counts[key] = counts.get(key, 0) + count
                 files.append(path)
             days.append(market.window.day)
-    return SynthSummary(
-        sessions=tuple(days), counts=counts, files=tuple(files), elapsed_s=time.perf_counter() - began
-    )
+    return SynthSummary(sessions=tuple(days), counts=counts, files=tuple(files), elapsed_s=time.perf_counter() - began)
 
 
 def _sessions(
@@ -110,9 +108,7 @@ def _jobs(out_dir: Path, market: MarketDay, options: OptionDay, what: set[str]) 
             jobs[dataset] = partial(write_dataset, out_dir / "flatfiles", dataset, market, options)
     if "snapshots" in what:
         for code, underlying in enumerate(UNDERLYINGS):
-            jobs[f"snapshots/{underlying}"] = partial(
-                _write_snapshot, out_dir, code, underlying, market, options
-            )
+            jobs[f"snapshots/{underlying}"] = partial(_write_snapshot, out_dir, code, underlying, market, options)
     return jobs
 
 
@@ -128,13 +124,7 @@ def _write_snapshot(
     out_dir: Path, code: int, underlying: str, market: MarketDay, options: OptionDay
 ) -> tuple[Path, int]:
     response = snapshot_response(options, market, code)
-    path = (
-        out_dir
-        / "snapshots"
-        / "options"
-        / underlying.replace(":", "_")
-        / f"{market.window.day:%Y-%m-%d}.json"
-    )
+    path = out_dir / "snapshots" / "options" / underlying.replace(":", "_") / f"{market.window.day:%Y-%m-%d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(msgspec.json.encode(response))
     return path, len(response["results"])

@@ -17,9 +17,21 @@ def test_reader_returns_what_was_written_in_time_order(db: psycopg.Connection[An
     close = rng.uniform(100, 200, n)
     writer = BulkWriter(db)
     for symbol, vol in (("SPY", rng.uniform(1, 9, n)), ("I:SPX", np.full(n, np.nan))):
-        writer.write(AGG_1S, {"symbol": np.full(n, symbol, dtype=object), "ts": ts, "open": close, "high": close + 1,
-                              "low": close - 1, "close": close, "volume": vol, "vwap": vol,
-                              "trades": np.ones(n, dtype=np.int32), "source": np.full(n, "t", dtype=object)})
+        writer.write(
+            AGG_1S,
+            {
+                "symbol": np.full(n, symbol, dtype=object),
+                "ts": ts,
+                "open": close,
+                "high": close + 1,
+                "low": close - 1,
+                "close": close,
+                "volume": vol,
+                "vwap": vol,
+                "trades": np.ones(n, dtype=np.int32),
+                "source": np.full(n, "t", dtype=object),
+            },
+        )
     cols = read_seconds(db, "SPY", T0, T0 + 1000 * 1_000_000_000)
     order = np.argsort(ts)
     assert np.array_equal(cols["ts_ns"], ts[order])

@@ -17,26 +17,42 @@ def seconds(symbols: list[str], n: int, start: int = T0, price: float = 100.0) -
     sym = np.array([symbols[i % len(symbols)] for i in range(n)], dtype=object)
     ts = start + np.arange(n, dtype=np.int64) // len(symbols) * 1_000_000_000
     close = price + np.arange(n) * 0.01
-    return {"symbol": sym, "ts": ts, "open": close.copy(), "high": close + 0.5, "low": close - 0.5, "close": close,
-            "volume": np.where(np.char.startswith(sym.astype(str), "I:"), np.nan, 100.0),
-            "vwap": np.where(np.char.startswith(sym.astype(str), "I:"), np.nan, close),
-            "trades": np.full(n, 3, dtype=np.int32), "source": np.full(n, "test", dtype=object)}
+    return {
+        "symbol": sym,
+        "ts": ts,
+        "open": close.copy(),
+        "high": close + 0.5,
+        "low": close - 0.5,
+        "close": close,
+        "volume": np.where(np.char.startswith(sym.astype(str), "I:"), np.nan, 100.0),
+        "vwap": np.where(np.char.startswith(sym.astype(str), "I:"), np.nan, close),
+        "trades": np.full(n, 3, dtype=np.int32),
+        "source": np.full(n, "test", dtype=object),
+    }
 
 
 def stored(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     return conn.execute(
         "SELECT symbol, (extract(epoch FROM ts) * 1e9)::int8, open, high, low, close, volume, vwap, trades, source "
-        "FROM agg_1s ORDER BY symbol, ts").fetchall()
+        "FROM agg_1s ORDER BY symbol, ts"
+    ).fetchall()
 
 
 def expected(data: dict[str, Any]) -> list[tuple[Any, ...]]:
     rows = []
     for i in range(len(data["ts"])):
         vol = data["volume"][i]
-        rows.append((data["symbol"][i], int(data["ts"][i]), *(float(data[c][i]) for c in ("open", "high", "low", "close")),
-                     None if np.isnan(vol) else float(vol),
-                     None if np.isnan(data["vwap"][i]) else float(data["vwap"][i]), int(data["trades"][i]),
-                     data["source"][i]))
+        rows.append(
+            (
+                data["symbol"][i],
+                int(data["ts"][i]),
+                *(float(data[c][i]) for c in ("open", "high", "low", "close")),
+                None if np.isnan(vol) else float(vol),
+                None if np.isnan(data["vwap"][i]) else float(data["vwap"][i]),
+                int(data["trades"][i]),
+                data["source"][i],
+            )
+        )
     return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
@@ -114,29 +130,56 @@ def test_an_empty_batch_is_a_no_op(db: psycopg.Connection[Any]) -> None:
 
 
 def test_text_and_nullable_columns_survive_the_binary_encoding(db: psycopg.Connection[Any]) -> None:
-    data = {"symbol": np.array(["SPY", "SPY", "QQQ"], dtype=object), "ts": np.array([T0, T0, T0 + 5]),
-            "sequence": np.array([1, 2, 7]), "price": np.array([1.5, 1.25, 2.0]), "size": np.array([100.0, 5, 1]),
-            "exchange": np.array([4, 11, 12], dtype=np.int16), "trade_id": np.array(["a1", None, "ünï"], dtype=object),
-            "conditions": np.array(["12,37", None, ""], dtype=object), "tape": np.array([1, 1, 3], dtype=np.int16)}
+    data = {
+        "symbol": np.array(["SPY", "SPY", "QQQ"], dtype=object),
+        "ts": np.array([T0, T0, T0 + 5]),
+        "sequence": np.array([1, 2, 7]),
+        "price": np.array([1.5, 1.25, 2.0]),
+        "size": np.array([100.0, 5, 1]),
+        "exchange": np.array([4, 11, 12], dtype=np.int16),
+        "trade_id": np.array(["a1", None, "ünï"], dtype=object),
+        "conditions": np.array(["12,37", None, ""], dtype=object),
+        "tape": np.array([1, 1, 3], dtype=np.int16),
+    }
     BulkWriter(db).write(TRADES, data)
-    rows = db.execute("SELECT symbol, sequence, trade_id, conditions, exchange FROM trades ORDER BY sequence").fetchall()
+    rows = db.execute(
+        "SELECT symbol, sequence, trade_id, conditions, exchange FROM trades ORDER BY sequence"
+    ).fetchall()
     assert rows == [("SPY", 1, "a1", "12,37", 4), ("SPY", 2, None, None, 11), ("QQQ", 7, "ünï", "", 12)]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(st.tuples(st.sampled_from(["SPY", "I:SPX", "QQQ"]), st.integers(0, 40),
-                                            st.integers(1, 1000)), min_size=1, max_size=30), min_size=1, max_size=4))
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(["SPY", "I:SPX", "QQQ"]), st.integers(0, 40), st.integers(1, 1000)),
+            min_size=1,
+            max_size=30,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_any_sequence_of_batches_ends_as_last_write_wins(db: psycopg.Connection[Any], batches: list[Any]) -> None:
     db.execute("TRUNCATE agg_1s")
     writer = BulkWriter(db)
     model: dict[tuple[str, int], float] = {}
     for batch in batches:
-        data = {"symbol": np.array([b[0] for b in batch], dtype=object),
-                "ts": np.array([T0 + b[1] * 10**9 for b in batch], dtype=np.int64),
-                "close": np.array([float(b[2]) for b in batch])}
-        full = {**data, "open": data["close"], "high": data["close"], "low": data["close"],
-                "volume": np.full(len(batch), np.nan), "vwap": np.full(len(batch), np.nan),
-                "trades": np.zeros(len(batch), dtype=np.int32), "source": np.full(len(batch), "h", dtype=object)}
+        data = {
+            "symbol": np.array([b[0] for b in batch], dtype=object),
+            "ts": np.array([T0 + b[1] * 10**9 for b in batch], dtype=np.int64),
+            "close": np.array([float(b[2]) for b in batch]),
+        }
+        full = {
+            **data,
+            "open": data["close"],
+            "high": data["close"],
+            "low": data["close"],
+            "volume": np.full(len(batch), np.nan),
+            "vwap": np.full(len(batch), np.nan),
+            "trades": np.zeros(len(batch), dtype=np.int32),
+            "source": np.full(len(batch), "h", dtype=object),
+        }
         writer.write(AGG_1S, full)
         for b in batch:
             model[(b[0], T0 + b[1] * 10**9)] = float(b[2])

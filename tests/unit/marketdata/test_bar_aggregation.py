@@ -30,9 +30,7 @@ def _allows(codes: list[int], column: int) -> bool:
     return all(STOCK_TRADE_CONDITIONS[c][column] for c in codes if c in STOCK_TRADE_CONDITIONS)
 
 
-def _oracle_trades(
-    trades: list[tuple[int, int, float, float, list[int]]], window: int
-) -> list[tuple[Any, ...]]:
+def _oracle_trades(trades: list[tuple[int, int, float, float, list[int]]], window: int) -> list[tuple[Any, ...]]:
     groups: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for index, (sym, ts, *_rest) in enumerate(trades):
         groups[(sym, ts // window)].append((ts, index))
@@ -87,10 +85,7 @@ def _rows(bars: TradeBars) -> list[tuple[Any, ...]]:
 def _same(left: list[tuple[Any, ...]], right: list[tuple[Any, ...]]) -> bool:
     """Exact equality, NaN equal to NaN."""
     return len(left) == len(right) and all(
-        all(
-            a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
-            for a, b in zip(x, y, strict=True)
-        )
+        all(a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)) for a, b in zip(x, y, strict=True))
         for x, y in zip(left, right, strict=True)
     )
 

@@ -41,9 +41,7 @@ def test_parses_a_fractional_spy_strike() -> None:
 def test_format_then_parse_round_trips(root: str, expiry: dt.date, right: str, milli: int) -> None:
     ticker = format_option_ticker(root, expiry, "C" if right == "C" else "P", milli / 1000)
     parsed = parse_option_ticker(ticker)
-    assert parsed == OptionTicker(
-        root=root, expiry=expiry, right="C" if right == "C" else "P", strike_milli=milli
-    )
+    assert parsed == OptionTicker(root=root, expiry=expiry, right="C" if right == "C" else "P", strike_milli=milli)
     assert parsed.ticker == ticker
     assert len(ticker) == 2 + len(root) + 15
 

@@ -34,9 +34,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("codes", "high_low", "open_close", "volume"), CASES)
-def test_eligibility_of_documented_conditions(
-    codes: list[int], high_low: bool, open_close: bool, volume: bool
-) -> None:
+def test_eligibility_of_documented_conditions(codes: list[int], high_low: bool, open_close: bool, volume: bool) -> None:
     matrix = condition_matrix([codes], width=4)
     assert high_low_eligible(matrix).tolist() == [high_low]
     assert open_close_eligible(matrix).tolist() == [open_close]

@@ -50,10 +50,13 @@ def test_a_changed_applied_migration_is_an_error() -> None:
         pending(files, [applied(1, None, checksum="0" * 64)], "plain")
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://u:hunter2@db:5432/x", "postgresql://u:***@db:5432/x"),
-    ("postgresql://db/x?password=hunter2&sslmode=require", "postgresql://db/x?password=***&sslmode=require"),
-    ("postgresql://u@db/x", "postgresql://u@db/x"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:hunter2@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("postgresql://db/x?password=hunter2&sslmode=require", "postgresql://db/x?password=***&sslmode=require"),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+    ],
+)
 def test_urls_are_shown_without_passwords(url: str, shown: str) -> None:
     assert redact_url(url) == shown

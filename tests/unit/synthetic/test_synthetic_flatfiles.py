@@ -135,19 +135,13 @@ def test_index_second_aggs_rebuilt_from_values_equal_the_websocket_a_events(out:
             bars.symbol, bars.start_ns, bars.open, bars.high, bars.low, bars.close, strict=True
         )
     }
-    sent = {
-        (e["sym"], e["s"]): (e["o"], e["h"], e["l"], e["c"])
-        for e in _events(out, "indices")
-        if e["ev"] == "A"
-    }
+    sent = {(e["sym"], e["s"]): (e["o"], e["h"], e["l"], e["c"]) for e in _events(out, "indices") if e["ev"] == "A"}
     assert sent == rebuilt
 
 
 def test_minute_flat_file_equals_the_am_events(out: Path) -> None:
     minutes = _read(out, "us_stocks_sip/minute_aggs_v1").to_pylist()
-    from_file = {
-        (r["ticker"], r["window_start"] // 1_000_000): (r["open"], r["close"], r["volume"]) for r in minutes
-    }
+    from_file = {(r["ticker"], r["window_start"] // 1_000_000): (r["open"], r["close"], r["volume"]) for r in minutes}
     sent = {(e["sym"], e["s"]): (e["o"], e["c"], e["v"]) for e in _events(out, "stocks") if e["ev"] == "AM"}
     assert sent == from_file and len(sent) == 2 * 210  # 3.5 hours of minutes, two tickers
 

@@ -195,9 +195,7 @@ def test_about_thirty_percent_of_days_trend_and_trend_days_range_wider() -> None
     share = sum(k != "balanced" for k in kinds) / len(kinds)
     assert 0.12 <= share <= 0.55
     widths = {
-        k: [
-            (d.truth.spx.high - d.truth.spx.low) / d.truth.spx.open for d in sessions if d.truth.day_type == k
-        ]
+        k: [(d.truth.spx.high - d.truth.spx.low) / d.truth.spx.open for d in sessions if d.truth.day_type == k]
         for k in set(kinds)
     }
     trend = widths.get("trend_up", []) + widths.get("trend_down", [])

@@ -66,11 +66,7 @@ def test_third_friday_has_no_spx_am_contracts_but_spxw_expires() -> None:
 def test_smile_has_put_skew_and_strikes_within_five_percent() -> None:
     market, options = sessions()[0]
     chain = options.chain
-    week = (
-        (chain.underlying == 0)
-        & (chain.expiry == chain.expiry[chain.underlying == 0].min() + 7)
-        & ~chain.is_call
-    )
+    week = (chain.underlying == 0) & (chain.expiry == chain.expiry[chain.underlying == 0].min() + 7) & ~chain.is_call
     strikes, iv = chain.strike[week], chain.iv[week]
     spot = market.truth.spx.open
     assert strikes.min() >= 0.95 * spot - 5 and strikes.max() <= 1.05 * spot + 5
@@ -98,11 +94,7 @@ def test_snapshot_prices_are_black_scholes_at_the_implied_volatility() -> None:
         q = 0.013 if chain.underlying[i] == 0 else 0.012
         expected = _bs(snap.underlying_price[i], chain.strike[i], t, chain.iv[i], bool(chain.is_call[i]), q)
         assert math.isclose(snap.theo[i], expected, rel_tol=1e-9, abs_tol=1e-9)
-        assert (
-            snap.bid[i] <= snap.theo[i] + 1e-9
-            and snap.theo[i] <= snap.ask[i] + 1e-9
-            and snap.bid[i] < snap.ask[i]
-        )
+        assert snap.bid[i] <= snap.theo[i] + 1e-9 and snap.theo[i] <= snap.ask[i] + 1e-9 and snap.bid[i] < snap.ask[i]
     assert np.all((snap.delta >= -1) & (snap.delta <= 1)) and np.all(snap.gamma >= 0)
 
 
@@ -111,10 +103,7 @@ def test_open_interest_decays_away_from_the_money() -> None:
     chain = options.chain
     spx = chain.underlying == 0
     distance = np.abs(chain.strike / market.truth.spx.open - 1.0)
-    assert (
-        chain.open_interest[spx & (distance < 0.01)].mean()
-        > 2 * chain.open_interest[spx & (distance > 0.04)].mean()
-    )
+    assert chain.open_interest[spx & (distance < 0.01)].mean() > 2 * chain.open_interest[spx & (distance > 0.04)].mean()
     assert chain.open_interest.min() >= 0
 
 

@@ -26,8 +26,13 @@ TRAILER = b"\xff\xff"
 _PG_EPOCH_US = 946_684_800_000_000
 _PG_EPOCH_DAYS = 10_957
 _FIXED: dict[str, str] = {
-    "float8": ">f8", "int8": ">i8", "int4": ">i4", "int2": ">i2", "bool": "?",
-    "timestamptz": ">i8", "date": ">i4",
+    "float8": ">f8",
+    "int8": ">i8",
+    "int4": ">i4",
+    "int2": ">i2",
+    "bool": "?",
+    "timestamptz": ">i8",
+    "date": ">i4",
 }
 
 

@@ -7,6 +7,7 @@ replaced by ``***``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from scalper.config import Config, Secrets
 from scalper.core.errors import DatabaseUnavailable
 
 _SECRET_QUERY_KEYS = {"password", "sslpassword"}
+log = logging.getLogger(__name__)
 
 
 def redact_url(url: str) -> str:
@@ -25,7 +27,7 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<unparseable database URL>"
     netloc = parts.netloc
-    if parts.password is not None:
+    if parts.password:
         userinfo, _, hostinfo = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{hostinfo}"
@@ -42,9 +44,11 @@ def configured_url(config: Config, secrets: Secrets) -> str | None:
 
 def connect(url: str, *, autocommit: bool = True, timeout_s: float = 5.0) -> psycopg.Connection[Any]:
     """Open a connection, translating failures into :class:`DatabaseUnavailable` (password redacted)."""
+    log.debug("connecting to %s", redact_url(url))
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)),
-                               application_name="scalper")
+        return psycopg.connect(
+            url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)), application_name="scalper"
+        )
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         reason = reason.replace(url, redact_url(url))

@@ -63,8 +63,7 @@ class AppliedMigration:
 def _parse_file(path_name: str, text: str) -> MigrationFile:
     match = _NAME.match(Path(path_name).name)
     if match is None:
-        raise MigrationError(
-            f"migration file {path_name}: expected a name like 0001_name.sql or 0001_name.plain.sql")
+        raise MigrationError(f"migration file {path_name}: expected a name like 0001_name.sql or 0001_name.plain.sql")
     variant = match["variant"]
     return MigrationFile(int(match["version"]), match["name"], variant, path_name, text)  # type: ignore[arg-type]
 
@@ -90,7 +89,8 @@ def _check_coherent(files: list[MigrationFile]) -> None:
         if kinds not in (["all"], ["plain", "timescale"]):
             raise MigrationError(
                 f"migration {version:04d}: expected one NNNN_name.sql or a .plain/.timescale pair, "
-                f"found {[Path(f.path).name for f in group]}")
+                f"found {[Path(f.path).name for f in group]}"
+            )
 
 
 def timescale_usable(conn: psycopg.Connection[Any]) -> bool:
@@ -119,7 +119,8 @@ def applied_migrations(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
     if not exists or not exists[0]:
         return []
     rows = conn.execute(
-        "SELECT version, name, variant, checksum, applied_at FROM schema_migrations ORDER BY version").fetchall()
+        "SELECT version, name, variant, checksum, applied_at FROM schema_migrations ORDER BY version"
+    ).fetchall()
     return [AppliedMigration(*r) for r in rows]
 
 
@@ -136,7 +137,8 @@ def pending(files: list[MigrationFile], applied: list[AppliedMigration], variant
         elif record.checksum != f.checksum:
             raise MigrationError(
                 f"migration {Path(f.path).name} was changed after it was applied "
-                f"(recorded checksum {record.checksum[:12]}, file {f.checksum[:12]}); write a new migration instead")
+                f"(recorded checksum {record.checksum[:12]}, file {f.checksum[:12]}); write a new migration instead"
+            )
     return todo
 
 
@@ -173,9 +175,9 @@ def _apply_one(conn: psycopg.Connection[Any], f: MigrationFile) -> None:
             conn.execute(f.sql.encode())
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, variant, checksum) VALUES (%s, %s, %s, %s)",
-                (f.version, f.name, f.variant, f.checksum))
+                (f.version, f.name, f.variant, f.checksum),
+            )
     except psycopg.Error as exc:
         diag = exc.diag.message_primary or str(exc)
         where = f" at character {exc.diag.statement_position}" if exc.diag.statement_position else ""
-        raise MigrationError(
-            f"migration {Path(f.path).name} failed{where}: {diag}; nothing of it was applied") from exc
+        raise MigrationError(f"migration {Path(f.path).name} failed{where}: {diag}; nothing of it was applied") from exc

@@ -80,8 +80,13 @@ class BulkWriter:
                 path, written = self._write_locked(spec, cols, payload, n)
         except psycopg.Error as exc:
             raise StoreError(f"writing {n} rows to {spec.name} failed: {exc}") from exc
-        return WriteResult(table=spec.name, rows_in=len(next(iter(data.values()))), rows_written=written,
-                           path=path, seconds=time.perf_counter() - start)
+        return WriteResult(
+            table=spec.name,
+            rows_in=len(next(iter(data.values()))),
+            rows_written=written,
+            path=path,
+            seconds=time.perf_counter() - start,
+        )
 
     def _lock(self, spec: TableSpec) -> None:
         self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"scalper.writer.{spec.name}",))
@@ -107,34 +112,42 @@ class BulkWriter:
             "'epoch'::timestamptz + (b.lo / 1000) * interval '1 microsecond' AND "
             "'epoch'::timestamptz + (b.hi / 1000) * interval '1 microsecond'))"
         ).format(t=_table(spec), g=sql.Identifier(spec.range_group), r=sql.Identifier(spec.range_column))
-        params = ([str(g) for g in bounds.index], bounds["min"].astype(np.int64).tolist(),
-                  bounds["max"].astype(np.int64).tolist())
+        params = (
+            [str(g) for g in bounds.index],
+            bounds["min"].astype(np.int64).tolist(),
+            bounds["max"].astype(np.int64).tolist(),
+        )
         row = self._conn.execute(query, params).fetchone()
         return row is not None and not row[0]
 
     def _copy(self, target: str, spec: TableSpec, payload: bytes) -> None:
         stmt = sql.SQL("COPY {t} ({c}) FROM STDIN (FORMAT binary)").format(
-            t=sql.Identifier(*target.split(".")), c=sql.SQL(", ").join(map(sql.Identifier, spec.column_names)))
+            t=sql.Identifier(*target.split(".")), c=sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+        )
         with self._conn.cursor().copy(stmt) as copy:
             for i in range(0, len(payload), _COPY_CHUNK):
                 copy.write(payload[i : i + _COPY_CHUNK])
 
     def _upsert(self, spec: TableSpec, payload: bytes) -> int:
         stage = f"_stage_{spec.name.replace('.', '_')}"
-        self._conn.execute(sql.SQL(
-            "CREATE TEMP TABLE IF NOT EXISTS {s} (LIKE {t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        ).format(s=sql.Identifier(stage), t=_table(spec)))
+        self._conn.execute(
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {s} (LIKE {t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
+                s=sql.Identifier(stage), t=_table(spec)
+            )
+        )
         self._copy(stage, spec, payload)
         ident = sql.Identifier
         cols = sql.SQL(", ").join(map(ident, spec.column_names))
         values = spec.value_columns
         stmt = sql.SQL("INSERT INTO {t} AS cur ({c}) SELECT {c} FROM {s} ON CONFLICT ({k}) ").format(
-            t=_table(spec), c=cols, s=ident(stage), k=sql.SQL(", ").join(map(ident, spec.key)))
+            t=_table(spec), c=cols, s=ident(stage), k=sql.SQL(", ").join(map(ident, spec.key))
+        )
         if values:
             stmt += sql.SQL("DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})").format(
                 sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=ident(c)) for c in values),
                 old=sql.SQL(", ").join(sql.SQL("cur.{c}").format(c=ident(c)) for c in values),
-                new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=ident(c)) for c in values))
+                new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=ident(c)) for c in values),
+            )
         else:
             stmt += sql.SQL("DO NOTHING")
         return self._conn.execute(stmt).rowcount

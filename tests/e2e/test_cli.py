@@ -1,0 +1,88 @@
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_help_reads_like_a_manual(scalper: Run) -> None:
+    out = scalper("--help")
+    assert out.returncode == 0
+    for command in ("db", "config", "synth", "demo", "bench"):
+        assert command in out.stdout
+    assert "SCALPER_DATABASE_URL" in out.stdout
+
+
+def test_migrate_twice_changes_nothing_and_status_lists_migrations(scalper: Run, empty_db_url: str) -> None:
+    env = {"SCALPER_DATABASE_URL": empty_db_url}
+    first = scalper("db", "migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_market_data.sql" in first.stdout
+    second = scalper("db", "migrate", env=env)
+    assert second.returncode == 0
+    assert "applied" not in second.stdout.replace("0 new", "")
+    assert ", 0 new)" in second.stdout
+    status = scalper("db", "status", env=env)
+    assert status.returncode == 0
+    for name in ("market_data", "analytics", "trading", "operations", "timeseries"):
+        assert name in status.stdout
+    assert "pending" not in status.stdout
+
+
+def test_secrets_are_never_printed_or_logged(scalper: Run, db_url: str, tmp_path: Path) -> None:
+    secret_file = tmp_path / "apca"
+    secret_file.write_text("broker-secret-0123\n")
+    env = {
+        "MASSIVE_API_KEY": "mkey-secret-4567",
+        "APCA_API_SECRET_KEY_FILE": str(secret_file),
+        "SCALPER_DISCORD_WEBHOOK_URL": "https://discord.invalid/api/webhooks/hook-secret-89",
+        "SCALPER_DATABASE_URL": db_url,
+        "SCALPER_LOG__LEVEL": "DEBUG",
+    }
+    outputs = [scalper(*args, env=env) for args in (("config", "show"), ("db", "status"), ("db", "migrate"))]
+    shown = scalper("config", "show", env=env)
+    assert json.loads(shown.stdout)["secrets"]["market_data_api_key"] == "set"
+    assert "connecting to" in outputs[1].stderr  # debug logging was on
+    for out in outputs:
+        assert out.returncode == 0, out.stderr
+        for secret in ("mkey-secret-4567", "broker-secret-0123", "hook-secret-89"):
+            assert secret not in out.stdout and secret not in out.stderr
+
+
+def test_unknown_config_key_fails_naming_it(scalper: Run, tmp_path: Path) -> None:
+    (tmp_path / "scalper.toml").write_text("[feed]\nstall_seconds = 3\n")
+    out = scalper("config", "show")
+    assert out.returncode == 2
+    assert "feed.stall_seconds" in out.stderr and "unknown key" in out.stderr
+
+
+def test_bad_config_value_fails_naming_key_value_and_expectation(scalper: Run) -> None:
+    out = scalper("db", "status", env={"SCALPER_DATABASE__CONNECT_TIMEOUT_S": "-3"})
+    assert out.returncode == 2
+    assert "database.connect_timeout_s" in out.stderr and "-3" in out.stderr and "greater than 0" in out.stderr
+
+
+def test_unreachable_database_is_a_clear_error_with_the_password_redacted(scalper: Run) -> None:
+    out = scalper("db", "migrate", env={"SCALPER_DATABASE_URL": "postgresql://trader:hunter2@127.0.0.1:9/nowhere"})
+    assert out.returncode == 1
+    assert "cannot connect to postgresql://trader:***@127.0.0.1:9/nowhere" in out.stderr
+    assert "hunter2" not in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_bench_writer_prints_one_json_object(scalper: Run, db_url: str) -> None:
+    out = scalper("bench", "writer", "--json", "--rows", "20000", env={"SCALPER_DATABASE_URL": db_url})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip())
+    assert {"name", "rows", "rows_per_s", "copy_rows_per_s", "ratio"} <= set(result)
+    assert result["name"] == "writer" and result["rows"] == 20000
+    assert result["stored_after_rewrite"] == 20000
+
+
+def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:
+    out = scalper("synth", str(tmp_path / "m"), "--sessions", "1", "--start", "2025-11-28", "--what", "flatfiles")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "m/flatfiles/us_indices/values_v1/2025/11/2025-11-28.csv.gz").exists()
+    bad = scalper("synth", str(tmp_path / "m"), "--what", "movies")
+    assert bad.returncode == 2 and "--what" in bad.stderr

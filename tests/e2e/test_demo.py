@@ -1,0 +1,63 @@
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, tmp_path: Path) -> None:
+    out = scalper("demo", "--sessions", "2", "--start", "2025-11-26")
+    assert out.returncode == 0, out.stderr
+    assert "2025-11-26" in out.stdout and "2025-11-28" in out.stdout  # Thanksgiving skipped
+    assert "09:30–13:00" in out.stdout  # the early close
+    for table in ("agg_1s", "trades", "quotes_1s", "option_bars"):
+        assert table in out.stdout
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+
+
+def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:
+    env = {"SCALPER_DATABASE_URL": db_url}
+    counts = []
+    for _ in range(2):
+        out = scalper("demo", "--sessions", "1", env=env)
+        assert out.returncode == 0, out.stderr
+        with psycopg.connect(db_url) as conn:
+            counts.append([conn.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("agg_1s", "trades", "bars")])
+    assert counts[0] == counts[1]
+    assert counts[0][0] is not None and counts[0][0][0] > 40_000
+    assert "upsert" in out.stdout  # the second run went through the idempotent path
+
+
+def test_two_commands_at_once_share_the_embedded_server_safely(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALPER_")}
+    env["SCALPER_DATABASE__EMBEDDED_DIR"] = str(tmp_path / "shared-pgdata")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scalper", "db", "migrate"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
+    assert all(code == 0 for _, _, code in results), results
+    applied = sum(out.count("applied 0001") for out, _, _ in results)
+    assert applied == 1  # exactly one process applied the migrations; the others found them done
+    status = subprocess.run(
+        [sys.executable, "-m", "scalper", "db", "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert status.returncode == 0 and "timeseries" in status.stdout
