@@ -60,27 +60,12 @@ class ValueBars:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TradeBars:
+class TradeBars(ValueBars):
     """OHLCV + VWAP + trade count bars from trades, sorted by (symbol, start_ns)."""
 
-    symbol: I64
-    start_ns: I64
-    window_ns: int
-    open: F64
-    high: F64
-    low: F64
-    close: F64
     volume: F64
     vwap: F64
     transactions: I64
-
-    def __len__(self) -> int:
-        return int(self.start_ns.size)
-
-    @property
-    def end_ns(self) -> I64:
-        """Exclusive window ends."""
-        return self.start_ns + self.window_ns
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scalper.marketdata.aggregate import TradeBars, ValueBars
+from scalper.synthetic.flatfiles import conditions_text
 from scalper.synthetic.market import INDEX_TICKERS, STOCK_TICKERS, MarketDay
 from scalper.synthetic.options import ROOTS, UNDERLYINGS, OptionDay
 
@@ -80,15 +81,6 @@ def bars(day: MarketDay) -> Batch:
     return _concat(parts)
 
 
-def conditions_text(conditions: npt.NDArray[np.int16]) -> npt.NDArray[np.object_]:
-    """Rows of padded condition ids as the flat files write them: ``"12,37"``, or ``""``."""
-    if conditions.shape[1] == 0:
-        return _const("", conditions.shape[0])
-    uniques, inverse = np.unique(conditions, axis=0, return_inverse=True)
-    texts = np.array([",".join(str(int(c)) for c in row if c >= 0) for row in uniques], dtype=object)
-    return texts[inverse.reshape(-1)]
-
-
 def trades(day: MarketDay) -> Batch:
     """``trades``: every SPY/QQQ trade."""
     t = day.trades
@@ -100,7 +92,7 @@ def trades(day: MarketDay) -> Batch:
         "size": t.size.astype(np.float64),
         "exchange": t.exchange.astype(np.int16),
         "trade_id": t.trade_id.astype(str).astype(object),
-        "conditions": conditions_text(t.conditions),
+        "conditions": conditions_text(t.conditions).to_numpy(zero_copy_only=False),
         "tape": t.tape.astype(np.int16),
     }
 
