@@ -203,7 +203,12 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
 ) -> None:
-    """Run a benchmark against the configured (or embedded) database and print its figures."""
+    """Run a benchmark and print its figures (a table, or JSON lines with --json).
+
+    writer: the bulk writer against a raw binary COPY into the same indexed table, on the
+    configured (or embedded) database. Keys: name, rows, rows_per_s (new rows, append path),
+    copy_rows_per_s, ratio, upsert_rows_per_s and upsert_ratio (every row rewritten).
+    """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
