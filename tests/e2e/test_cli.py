@@ -86,3 +86,49 @@ def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:
     assert (tmp_path / "m/flatfiles/us_indices/values_v1/2025/11/2025-11-28.csv.gz").exists()
     bad = scalper("synth", str(tmp_path / "m"), "--what", "movies")
     assert bad.returncode == 2 and "--what" in bad.stderr
+
+
+def test_replay_server_command_serves_the_protocol(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import socket
+    import sys
+    import time
+
+    import websockets
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALPER_")}
+    proc = subprocess.Popen([sys.executable, "-m", "scalper", "replay-server", "--port", str(port), "--speed", "0",
+                             "--api-key", "k1"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    async def talk() -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ws = await websockets.connect(f"ws://127.0.0.1:{port}/indices")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        async with ws:
+            frames = [str(await ws.recv())]
+            await ws.send('{"action":"auth","params":"k1"}')
+            frames.append(str(await ws.recv()))
+            await ws.send('{"action":"subscribe","params":"V.I:SPX"}')
+            frames.append(str(await ws.recv()))
+            frames.append(str(await asyncio.wait_for(ws.recv(), 30)))
+            return frames
+
+    try:
+        frames = asyncio.run(talk())
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert '"connected"' in frames[0] and '"auth_success"' in frames[1]
+    assert "subscribed to: V.I:SPX" in frames[2]
+    assert '"ev":"V"' in frames[3].replace(" ", "") and "I:SPX" in frames[3]

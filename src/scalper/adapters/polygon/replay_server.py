@@ -1,0 +1,503 @@
+"""A websocket server that replays frames over the exact Polygon/Massive protocol (POLYGON.md).
+
+Paths ``/indices``, ``/stocks``, ``/options``; any other path is refused with HTTP 404. A session:
+``connected`` on connect; ``auth`` answered in its own frame (``auth_success`` or ``auth_failed``
+then close; ``auth_timeout`` then close when no auth arrives in time; ``auth_required`` for other
+actions first); one ``success`` status per subscribed/unsubscribed topic; ``error`` statuses for
+malformed JSON and unknown actions. Every server frame is a JSON array.
+
+Data: each connection replays its market's source from the start, beginning at its first
+subscribe (so nothing is lost between auth and subscribe). Each frame is filtered to the
+connection's subscriptions (``ev`` + ``sym``, or ``T`` for ``V``); empty frames are dropped.
+Pacing follows the frames' ``send_ns`` divided by ``speed`` on the event loop's monotonic clock
+(``speed`` 0 or inf: as fast as the client reads). At the end of the source the server closes
+normally (1000). Disconnects the service imposes (``max_connections``, ``slow_consumer``,
+auth failures) close with 1008 (policy violation).
+
+One connection per market per key: a newer connection makes the older one receive
+``max_connections`` and be closed. Faults (see :mod:`.faults`) are injected per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from scalper.adapters.polygon.faults import FaultPlan, Faults
+from scalper.core.errors import ConfigError, FeedError
+from scalper.synthetic.market import MarketDay, generate_market_days
+from scalper.synthetic.options import generate_option_day
+from scalper.synthetic.polygon_events import MARKETS, Frame, iter_frames
+
+log = logging.getLogger(__name__)
+
+FrameSource = Callable[[], Iterable[Frame] | AsyncIterable[Frame]]
+"""Called once per connection; returns that connection's frames in send order."""
+
+NORMAL_CLOSE: Final = 1000
+POLICY_CLOSE: Final = 1008
+UNPACED_QUEUE: Final = 64  # frames buffered ahead of the socket when streaming as fast as possible
+MAX_FRAME_BYTES: Final = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServerConfig:
+    """Where to listen, how fast to replay, which key to accept and which faults to inject."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: an ephemeral port, see ReplayServer.port
+    speed: float = 1.0  # 1: real time; N: N times faster; 0 or inf: as fast as the client reads
+    api_key: str | None = None  # None: any non-empty key is accepted
+    auth_timeout_s: float = 10.0
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.speed) or self.speed < 0:
+            raise ConfigError(f"replay speed: expected >= 0 (0 = unpaced), was {self.speed!r}")
+        if self.auth_timeout_s <= 0:
+            raise ConfigError(f"auth_timeout_s: expected > 0, was {self.auth_timeout_s!r}")
+
+    @property
+    def paced(self) -> bool:
+        return 0 < self.speed < math.inf
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SentCounts:
+    """What the server sent on one market, over all its connections."""
+
+    connections: int = 0
+    frames: int = 0  # data frames (after subscription filtering), faults excluded
+    events: int = 0  # events in those frames
+    malformed: int = 0
+    duplicates: int = 0
+    corrections: int = 0
+
+
+def status(state: str, message: str) -> str:
+    """One status frame: ``[{"ev":"status","status":...,"message":...}]``."""
+    return json.dumps([{"ev": "status", "status": state, "message": message}], separators=(",", ":"))
+
+
+class Subscriptions:
+    """A connection's topics as (channel, ticker) pairs; ticker ``*`` matches every ticker."""
+
+    def __init__(self) -> None:
+        self._topics: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def parse(params: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """Split ``"A.I:SPX,V.*"`` into valid (channel, ticker) pairs and the invalid topics."""
+        good, bad = [], []
+        for topic in (t.strip() for t in params.split(",")):
+            channel, _, ticker = topic.partition(".")
+            if channel and ticker:
+                good.append((channel, ticker))
+            elif topic:
+                bad.append(topic)
+        return good, bad
+
+    def add(self, topic: tuple[str, str]) -> None:
+        self._topics.add(topic)
+
+    def remove(self, topic: tuple[str, str]) -> None:
+        self._topics.discard(topic)
+
+    def __bool__(self) -> bool:
+        return bool(self._topics)
+
+    def wants(self, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` matches a topic (the ticker is ``T`` for index values, else ``sym``)."""
+        channel = event.get("ev")
+        if not isinstance(channel, str):
+            return False
+        ticker = event.get("T") if channel == "V" else event.get("sym")
+        return (channel, "*") in self._topics or (channel, str(ticker)) in self._topics
+
+    def filter(self, data: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
+        """The frame cut down to the subscribed events (same bytes if all match), or None if empty."""
+        events = json.loads(data)
+        kept = [e for e in events if self.wants(e)]
+        if not kept:
+            return None
+        if len(kept) == len(events):
+            return data, kept
+        return json.dumps(kept, separators=(",", ":")).encode(), kept
+
+
+@dataclass(frozen=True, slots=True)
+class _Out:
+    """One item for a connection's sender: a frame (data, status, fault) or a close order."""
+
+    kind: str  # data | status | malformed | duplicate | correction | end | close | drop
+    payload: bytes = b""
+    events: int = 0
+
+
+class ReplayServer:
+    """The replay server; use as ``async with ReplayServer(sources, config) as server``."""
+
+    def __init__(self, sources: Mapping[str, FrameSource], config: ServerConfig | None = None) -> None:
+        unknown = set(sources) - set(MARKETS)
+        if unknown:
+            raise ConfigError(f"replay markets: expected some of {MARKETS}, was {sorted(unknown)}")
+        self.config = config or ServerConfig()
+        self.faults = self.config.faults  # tests may swap this between connections
+        self._sources = dict(sources)
+        self._server: Server | None = None
+        self._live: dict[tuple[str, str], _Session] = {}
+        self._counts: dict[str, dict[str, int]] = {m: {} for m in MARKETS}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> ReplayServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind and start accepting connections."""
+        try:
+            self._server = await ws_serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                process_request=self._check_path,
+                max_size=MAX_FRAME_BYTES,
+            )
+        except OSError as exc:
+            raise FeedError(f"replay server cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close every connection and stop listening."""
+        if self._server is None:
+            return
+        self._server.close()
+        await self._server.wait_closed()
+        for task in list(self._background):
+            task.cancel()
+        self._server = None
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled (the blocking entry point of ``scalper replay-server``)."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (useful with port 0)."""
+        if self._server is None:
+            raise FeedError("replay server is not started")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    def url(self, market: str) -> str:
+        """``ws://host:port/market`` of this server."""
+        return f"ws://{self.config.host}:{self.port}/{market}"
+
+    def sent(self, market: str) -> SentCounts:
+        """What was sent on ``market`` so far."""
+        return SentCounts(**self._counts[market])
+
+    def count(self, market: str, name: str, n: int = 1) -> None:
+        counts = self._counts[market]
+        counts[name] = counts.get(name, 0) + n
+
+    def source(self, market: str) -> FrameSource:
+        return self._sources[market]
+
+    def claim(self, market: str, key: str, session: _Session) -> None:
+        """Register ``session`` as the key's connection on ``market``; kick out the older one."""
+        older = self._live.get((market, key))
+        self._live[(market, key)] = session
+        if older is not None:
+            self._spawn(older.disconnect("max_connections", "Maximum number of websocket connections exceeded."))
+
+    def release(self, market: str, key: str, session: _Session) -> None:
+        if self._live.get((market, key)) is session:
+            del self._live[(market, key)]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if _market_of(request.path) in self._sources:
+            return None
+        return connection.respond(HTTPStatus.NOT_FOUND, f"unknown path {request.path!r}\n")
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        session = _Session(self, ws, _market_of(ws.request.path), self.faults)
+        self.count(session.market, "connections")
+        with contextlib.suppress(ConnectionClosed):
+            await session.run()
+        await session.stop()
+
+
+def _market_of(path: str) -> str:
+    return urlsplit(path).path.strip("/")
+
+
+class _Session:
+    """One client connection: the protocol state machine plus its producer and sender tasks."""
+
+    def __init__(self, server: ReplayServer, ws: ServerConnection, market: str, faults: Faults) -> None:
+        self.server, self.ws, self.market = server, ws, market
+        self.config = server.config
+        self.plan = FaultPlan(faults=faults)
+        self.subs = Subscriptions()
+        self.key: str | None = None
+        maxsize = 0 if self.config.paced else UNPACED_QUEUE
+        self.queue: asyncio.Queue[_Out] = asyncio.Queue(maxsize=maxsize)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.sent_frames = 0
+
+    async def run(self) -> None:
+        await self.ws.send(status("connected", "Connected Successfully"))
+        self.key = await self._authenticate()
+        if self.key is None:
+            return
+        self.server.claim(self.market, self.key, self)
+        async for message in self.ws:
+            await self._on_message(message)
+
+    async def stop(self) -> None:
+        """Cancel the streaming tasks and give up the key's slot."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.key is not None:
+            self.server.release(self.market, self.key, self)
+
+    async def disconnect(self, state: str, message: str) -> None:
+        """Send a disconnect status (max_connections, slow_consumer, ...) and close with 1008."""
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(status(state, message))
+            await self.ws.close(POLICY_CLOSE, state)
+
+    # --- protocol -------------------------------------------------------------------------------
+    async def _authenticate(self) -> str | None:
+        """Wait for a valid ``auth`` action; return the key, or None once the connection is refused."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.auth_timeout_s
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                await self.disconnect("auth_timeout", "authentication timed out")
+                return None
+            message = await self._parse(raw)
+            if message is None:
+                continue
+            if message.get("action") != "auth":
+                await self.ws.send(status("auth_required", "authentication required"))
+                continue
+            key = message.get("params")
+            if isinstance(key, str) and key and self.config.api_key in (None, key):
+                await self.ws.send(status("auth_success", "authenticated"))
+                return key
+            await self.disconnect("auth_failed", "authentication failed")
+            return None
+
+    async def _parse(self, raw: str | bytes) -> dict[str, Any] | None:
+        """The client message as a dict, or None after answering with an error status."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            await self.ws.send(status("error", "invalid JSON message"))
+            return None
+        if not isinstance(message, dict) or "action" not in message:
+            await self.ws.send(status("error", "expected an object with an 'action' key"))
+            return None
+        return message
+
+    async def _on_message(self, raw: str | bytes) -> None:
+        message = await self._parse(raw)
+        if message is None:
+            return
+        action, params = message.get("action"), message.get("params")
+        if action in ("subscribe", "unsubscribe") and isinstance(params, str):
+            await self._subscribe(params, add=action == "subscribe")
+        elif action == "auth":
+            await self.ws.send(status("error", "already authenticated"))
+        else:
+            await self.ws.send(status("error", f"unknown action {action!r} or bad params"))
+
+    async def _subscribe(self, params: str, *, add: bool) -> None:
+        topics, bad = Subscriptions.parse(params)
+        statuses = []
+        for topic in topics:
+            (self.subs.add if add else self.subs.remove)(topic)
+            verb = "subscribed to" if add else "unsubscribed to"
+            statuses.append({"ev": "status", "status": "success", "message": f"{verb}: {topic[0]}.{topic[1]}"})
+        statuses += [{"ev": "status", "status": "error", "message": f"invalid topic: {t}"} for t in bad]
+        if statuses:
+            await self.ws.send(json.dumps(statuses, separators=(",", ":")))
+        if add and topics and not self.tasks:
+            self.tasks = [asyncio.create_task(self._produce()), asyncio.create_task(self._send_loop())]
+
+    # --- streaming ------------------------------------------------------------------------------
+    async def _produce(self) -> None:
+        """Pace the source, filter each frame to the subscriptions, queue it and its fault extras."""
+        async for frame in _paced(self.server.source(self.market)(), self.config.speed):
+            cut = self.subs.filter(frame.data)
+            if cut is None:
+                continue
+            data, events = cut
+            items = [_Out("data", data, len(events))]
+            items += [_Out(kind, payload) for kind, payload in self.plan.extras(data, events)]
+            for item in items:
+                if not await self._enqueue(item):
+                    return
+        await self._enqueue(_Out("end"))
+
+    async def _enqueue(self, item: _Out) -> bool:
+        """Queue one item; False once the client is declared a slow consumer."""
+        if not self.config.paced:
+            await self.queue.put(item)
+            return True
+        self.queue.put_nowait(item)
+        limit = self.plan.faults.slow_consumer_queue
+        if limit is None or self.queue.qsize() <= limit:
+            return True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_Out("status", status("slow_consumer", "consumer too slow").encode()))
+        self.queue.put_nowait(_Out("close", b"slow_consumer"))
+        return False
+
+    async def _send_loop(self) -> None:
+        """Send queued items in order; apply the disruptive faults as data frames go out."""
+        while True:
+            item = await self.queue.get()
+            if item.kind == "end":
+                await self.ws.close(NORMAL_CLOSE, "replay finished")
+                return
+            if item.kind == "close":
+                await self.ws.close(POLICY_CLOSE, item.payload.decode())
+                return
+            await self.ws.send(item.payload, text=True)
+            self._count(item)
+            if item.kind == "data" and not await self._after_data():
+                return
+
+    def _count(self, item: _Out) -> None:
+        names = {"malformed": "malformed", "duplicate": "duplicates", "correction": "corrections"}
+        if item.kind == "data":
+            self.sent_frames += 1
+            self.server.count(self.market, "frames")
+            self.server.count(self.market, "events", item.events)
+        elif item.kind in names:
+            self.server.count(self.market, names[item.kind])
+
+    async def _after_data(self) -> bool:
+        """Apply a drop/max_connections/pause fault due now; False when the connection is gone."""
+        action = self.plan.after_sent(self.sent_frames)
+        if action == "drop":
+            self.ws.transport.abort()  # no close frame: the client sees an abnormal closure
+            return False
+        if action == "max_connections":
+            await self.disconnect("max_connections", "Maximum number of websocket connections exceeded.")
+            return False
+        if action == "pause":
+            await asyncio.sleep(self.plan.faults.pause_s)
+        return True
+
+
+async def _paced(frames: Iterable[Frame] | AsyncIterable[Frame], speed: float) -> AsyncIterator[Frame]:
+    """Yield frames at ``send_ns`` spacing / ``speed`` (loop clock, never the wall clock)."""
+    loop = asyncio.get_running_loop()
+    origin_ns: int | None = None
+    start = 0.0
+    async for frame in _aiter(frames):
+        if 0 < speed < math.inf:
+            if origin_ns is None:
+                origin_ns, start = frame.send_ns, loop.time()
+            delay = start + (frame.send_ns - origin_ns) / 1e9 / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield frame
+
+
+async def _aiter(frames: Iterable[Frame] | AsyncIterable[Frame]) -> AsyncIterator[Frame]:
+    if isinstance(frames, AsyncIterable):
+        async for frame in frames:
+            yield frame
+        return
+    for frame in frames:
+        yield frame
+        await asyncio.sleep(0)  # let other connections run while a sync source is drained
+
+
+# --- synthetic sources and the CLI entry point ---------------------------------------------------
+def synthetic_sources(start: dt.date, sessions: int, seed: int) -> dict[str, FrameSource]:
+    """Frame sources for every market over ``sessions`` synthetic days from ``start``."""
+    return {market: _synthetic(market, start, sessions, seed) for market in MARKETS}
+
+
+def _synthetic(market: str, start: dt.date, sessions: int, seed: int) -> FrameSource:
+    def source() -> AsyncIterable[Frame]:
+        return _synthetic_frames(market, start, sessions, seed)
+
+    return source
+
+
+async def _synthetic_frames(market: str, start: dt.date, sessions: int, seed: int) -> AsyncIterator[Frame]:
+    """Render one day at a time in a worker thread, so other connections keep streaming."""
+    days = generate_market_days(start, sessions, seed)
+    while (day := await asyncio.to_thread(_next_day, days)) is not None:
+        frames = await asyncio.to_thread(_day_frames, market, day, seed)
+        for frame in frames:
+            yield frame
+
+
+def _next_day(days: Iterator[MarketDay]) -> MarketDay | None:
+    return next(days, None)
+
+
+def _day_frames(market: str, day: MarketDay, seed: int) -> list[Frame]:
+    options = generate_option_day(day, seed) if market == "options" else None
+    return list(iter_frames(market, day, options))
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    speed: float = 1.0,
+    api_key: str | None = None,
+    start: dt.date,
+    sessions: int = 1,
+    seed: int = 0,
+    faults: Faults | None = None,
+) -> None:
+    """Replay ``sessions`` synthetic days from ``start`` on ``host:port`` until cancelled."""
+    config = ServerConfig(host=host, port=port, speed=speed, api_key=api_key, faults=faults or Faults())
+    async with ReplayServer(synthetic_sources(start, sessions, seed), config) as server:
+        log.info("replay server on ws://%s:%d/{indices,stocks,options}", host, server.port)
+        await server.serve_forever()
