@@ -101,9 +101,14 @@ def test_replay_server_command_serves_the_protocol(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALPER_")}
-    proc = subprocess.Popen([sys.executable, "-m", "scalper", "replay-server", "--port", str(port), "--speed", "0",
-                             "--api-key", "k1"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scalper", "replay-server", "--port", str(port), "--speed", "0", "--api-key", "k1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     async def talk() -> list[str]:
         deadline = time.monotonic() + 30

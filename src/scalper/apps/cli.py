@@ -192,8 +192,9 @@ def synth(
 def replay_server(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for ws://HOST:PORT/{indices,stocks,options}.", min=0)] = 8765,
-    speed: Annotated[float, typer.Option(help="1 = real time, N = N times faster, 0 = as fast as possible.",
-                                         min=0)] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="1 = real time, N = N times faster, 0 = as fast as possible.", min=0)
+    ] = 1.0,
     api_key: Annotated[str | None, typer.Option(help="Key to accept; default: any non-empty key.")] = None,
     start: Annotated[str, typer.Option(help="First synthetic session (YYYY-MM-DD).")] = "2025-11-25",
     sessions: Annotated[int, typer.Option(help="Synthetic sessions to replay.", min=1)] = 1,
@@ -210,8 +211,9 @@ def replay_server(
 
         from scalper.adapters.polygon.replay_server import serve
 
-        coro = serve(host, port, speed=speed, api_key=api_key, start=_date("--start", start), sessions=sessions,
-                     seed=seed)
+        coro = serve(
+            host, port, speed=speed, api_key=api_key, start=_date("--start", start), sessions=sessions, seed=seed
+        )
         console.print(f"replay server on ws://{host}:{port}/{{indices,stocks,options}} (Ctrl-C stops)")
         try:
             asyncio.run(coro)

@@ -1,0 +1,1 @@
+"""The live market-data feed: wire parsing, the websocket consumer, and the ingest pipeline."""

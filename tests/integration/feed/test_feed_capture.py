@@ -1,0 +1,131 @@
+"""The feed consumer against the replay server and a real PostgreSQL: capture, reconnects, bad frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from functools import cache
+
+import psycopg
+import pytest
+
+from scalper.adapters.feed.backoff import Backoff
+from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.ingest import IngestPipeline
+from scalper.adapters.polygon import Faults, ReplayServer, ServerConfig
+from scalper.config.secrets import Secret
+from scalper.core.clock import LiveClock
+from scalper.core.errors import FeedAuthError
+from scalper.synthetic.market import generate_market_days
+from scalper.synthetic.polygon_events import Frame, render_frames
+
+FAST = Backoff(base_s=0.01, cap_s=0.05, long_s=0.05)
+TOPICS = {"indices": ("A.I:SPX", "A.I:NDX", "AM.I:SPX", "V.I:SPX"), "stocks": ("A.SPY", "AM.SPY", "T.SPY", "Q.SPY")}
+
+
+@cache
+def frames(market: str, n: int = 1500) -> tuple[Frame, ...]:
+    day = next(generate_market_days(date(2025, 3, 4), 1, seed=5))
+    return tuple(render_frames(market, day))[:n]
+
+
+def sent_seconds(market: str, first_frames: int | None = None) -> set[tuple[str, int, float]]:
+    wanted = {t.split(".", 1)[1] for t in TOPICS[market] if t.startswith("A.")}
+    out = set()
+    for frame in frames(market)[:first_frames]:
+        for e in json.loads(frame.data):
+            if e["ev"] == "A" and e["sym"] in wanted:
+                out.add((e["sym"], e["s"] * 1_000_000, e["c"]))
+    return out
+
+
+def stored_seconds(url: str) -> set[tuple[str, int, float]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT symbol, (extract(epoch FROM ts) * 1e9)::int8, close FROM agg_1s").fetchall()
+    return {(r[0], int(r[1]), float(r[2])) for r in rows}
+
+
+async def capture(
+    url: str,
+    market: str,
+    faults: Faults,
+    *,
+    key: str = "k",
+    until_connections: int = 1,
+    timeout: float = 60,
+    expect_frames: int | None = None,
+) -> tuple[IngestPipeline, FeedClient, ReplayServer]:
+    config = ServerConfig(speed=0, api_key="k", faults=faults)
+    async with ReplayServer({market: lambda: frames(market)}, config) as server:
+        pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), flush_interval_s=0.05)
+        settings = FeedSettings(url=server.url(market), api_key=Secret(key), topics=TOPICS[market], backoff=FAST)
+        client = FeedClient(
+            settings, LiveClock(), pipeline.on_frame, market_open=lambda ns: False, on_state=pipeline.on_state, seed=1
+        )
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
+        expected = sent_seconds(market, expect_frames)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while loop.time() < deadline:
+                await asyncio.sleep(0.1)
+                if tasks[0].done():
+                    break
+                got = {(e[0], e[1]) for e in stored_seconds(url)}
+                if server.sent(market).connections >= until_connections and {(e[0], e[1]) for e in expected} <= got:
+                    break
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=tasks[0].done())
+            pipeline.close()
+        if tasks[0].done() and tasks[0].exception():
+            raise tasks[0].exception()  # type: ignore[misc]
+        return pipeline, client, server
+
+
+@pytest.mark.parametrize("market", ["indices", "stocks"])
+def test_every_second_sent_is_stored(db_url: str, market: str) -> None:
+    pipeline, _, _ = asyncio.run(capture(db_url, market, Faults()))
+    assert sent_seconds(market) <= stored_seconds(db_url)
+    assert pipeline.stats.parse_errors == 0
+    assert pipeline.stats.rows_written["agg_1s"] >= len(sent_seconds(market))
+
+
+def test_reconnects_after_abrupt_drops_and_loses_nothing(db_url: str) -> None:
+    # Each connection replays from the start and is cut after 400 frames, abruptly (no close frame).
+    _, client, server = asyncio.run(
+        capture(db_url, "indices", Faults(drop_after_frames=400), until_connections=3, expect_frames=400)
+    )
+    assert server.sent("indices").connections >= 3
+    assert sum(client.reconnects.values()) >= 2
+    assert sent_seconds("indices", 400) <= stored_seconds(db_url)
+    keys = [(s, t) for s, t, _ in stored_seconds(db_url)]
+    assert len(keys) == len(set(keys))
+
+
+def test_malformed_frames_are_counted_and_the_stream_continues(db_url: str) -> None:
+    pipeline, _, server = asyncio.run(capture(db_url, "indices", Faults(malformed_every=50)))
+    assert 0 < pipeline.stats.parse_errors <= server.sent("indices").malformed
+    assert sent_seconds("indices") <= stored_seconds(db_url)
+
+
+def test_corrected_bars_replace_the_first_print(db_url: str) -> None:
+    asyncio.run(capture(db_url, "indices", Faults(correct_every=25, duplicate_every=30)))
+    stored = stored_seconds(db_url)
+    keys = [(s, t) for s, t, _ in stored]
+    assert len(keys) == len(set(keys))  # nothing duplicated
+    assert {(s, t) for s, t, _ in sent_seconds("indices")} <= set(keys)
+
+
+def test_a_refused_key_is_fatal_and_not_retried(db_url: str) -> None:
+    with pytest.raises(FeedAuthError, match="refused the API key"):
+        asyncio.run(capture(db_url, "indices", Faults(), key="wrong", timeout=10))
+
+
+def test_max_connections_backs_off_long(db_url: str) -> None:
+    _, client, _ = asyncio.run(
+        capture(db_url, "indices", Faults(max_connections_after_frames=200), until_connections=2, expect_frames=200)
+    )
+    assert client.reconnects.get("max_connections", 0) >= 1
