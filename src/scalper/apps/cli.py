@@ -188,6 +188,43 @@ def synth(
     _run(body)
 
 
+@app.command("ingest")
+def ingest(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).", min=0)
+    ] = None,
+) -> None:
+    """Capture the live feed into the database: SPX/NDX and SPY/QQQ, no trading.
+
+    One websocket per cluster (only one process may hold each: the provider closes the older
+    connection). Reconnects with backoff, treats a refused key as fatal, detects stalls during
+    regular hours, and writes through the idempotent bulk writer. Point feed.ws_url at a local
+    `scalper replay-server` to capture the synthetic market offline.
+    """
+
+    def body() -> None:
+        from scalper.apps.ingest import run_ingest
+
+        try:
+            report = run_ingest(_context(), duration)
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+        stats = report.pipeline.stats
+        table = Table("figure", "value", title="capture")
+        for kind, n in sorted(stats.events.items()):
+            table.add_row(f"events {kind}", f"{n:,}")
+        for name, n in sorted(stats.rows_written.items()):
+            table.add_row(f"rows written {name}", f"{n:,}")
+        table.add_row("parse errors", f"{stats.parse_errors:,}")
+        for market, client in report.clients.items():
+            table.add_row(f"reconnects {market}", ", ".join(f"{k}: {v}" for k, v in client.reconnects.items()) or "0")
+        table.add_row("gaps seen", str(len(report.pipeline.gaps)))
+        console.print(table)
+
+    _run(body)
+
+
 @app.command("replay-server")
 def replay_server(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -22,10 +22,8 @@ Model, per XNYS session (regular hours only; early closes respected):
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -39,6 +37,7 @@ from scalper.marketdata.aggregate import (
     trades_to_bars,
     values_to_bars,
 )
+from scalper.marketdata.calendar import xnys
 
 INDEX_TICKERS: Final = ("I:NDX", "I:SPX")  # codes 0, 1 (ticker order)
 STOCK_TICKERS: Final = ("QQQ", "SPY")  # codes 0, 1; QQQ tracks NDX, SPY tracks SPX
@@ -201,16 +200,6 @@ class _Carry:
     closes: F64  # index closes, by INDEX_TICKERS code
     log_sigma: float
     ratios: F64  # proxy ratios at the close, by STOCK_TICKERS code
-
-
-@lru_cache(maxsize=1)
-def xnys() -> Any:
-    """The XNYS calendar (loaded once; exchange_calendars is slow to build it)."""
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():  # exchange_calendars 4.13 trips a pandas 3 deprecation on build
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
-        return xcals.get_calendar("XNYS")
 
 
 def session_windows(start: dt.date, sessions: int) -> list[SessionWindow]:

@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 
 from scalper.core.timeutil import NS_PER_S
 from scalper.marketdata.aggregate import MINUTE_NS, TradeBars, trades_to_bars
+from scalper.marketdata.calendar import xnys
 from scalper.marketdata.tickers import OptionTicker, strike_to_milli
-from scalper.synthetic.market import DAY_NS, MarketDay, u_profile, xnys
+from scalper.synthetic.market import DAY_NS, MarketDay, u_profile
 
 UNDERLYINGS: Final = ("I:SPX", "SPY")  # codes 0, 1
 ROOTS: Final = ("SPX", "SPXW", "SPY")  # codes 0, 1, 2

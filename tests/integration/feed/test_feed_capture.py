@@ -6,6 +6,8 @@ import asyncio
 import json
 from datetime import date
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,6 +16,7 @@ from scalper.adapters.feed.backoff import Backoff
 from scalper.adapters.feed.client import FeedClient, FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.polygon import Faults, ReplayServer, ServerConfig
+from scalper.adapters.spool import Spool
 from scalper.config.secrets import Secret
 from scalper.core.clock import LiveClock
 from scalper.core.errors import FeedAuthError
@@ -129,3 +132,57 @@ def test_max_connections_backs_off_long(db_url: str) -> None:
         capture(db_url, "indices", Faults(max_connections_after_frames=200), until_connections=2, expect_frames=200)
     )
     assert client.reconnects.get("max_connections", 0) >= 1
+
+
+def test_a_database_outage_spools_to_disk_and_loses_nothing(db_url: str, tmp_path: Path) -> None:
+    """The writer's connection is killed and reconnects are refused for a while: batches go to the spool."""
+    state = {"up": True, "spooled_max": 0}
+    refused = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(db_url if state["up"] else refused, autocommit=True)
+
+    async def scenario() -> IngestPipeline:
+        config = ServerConfig(speed=200, api_key="k")  # 200 s of session a second: the outage spans data
+        async with ReplayServer({"indices": lambda: frames("indices")}, config) as server:
+            with Spool(tmp_path / "spool", max_bytes=50_000_000) as spool:
+                pipeline = IngestPipeline(connect, flush_interval_s=0.05, spool=spool)
+                settings = FeedSettings(
+                    url=server.url("indices"), api_key=Secret("k"), topics=TOPICS["indices"], backoff=FAST
+                )
+                client = FeedClient(
+                    settings,
+                    LiveClock(),
+                    pipeline.on_frame,
+                    market_open=lambda ns: False,
+                    on_state=pipeline.on_state,
+                    seed=1,
+                )
+                stop = asyncio.Event()
+                tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
+                await asyncio.sleep(1.0)
+                state["up"] = False
+                with psycopg.connect(db_url, autocommit=True) as admin:  # kill the writer's session
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                for _ in range(30):
+                    await asyncio.sleep(0.1)
+                    state["spooled_max"] = max(state["spooled_max"], spool.pending())
+                state["up"] = True
+                deadline = asyncio.get_running_loop().time() + 60
+                while asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.2)
+                    if server.sent("indices").frames >= len(frames("indices")) and spool.pending() == 0:
+                        break
+                stop.set()
+                await asyncio.gather(*tasks)
+                pipeline.close()
+                assert spool.pending() == 0
+                return pipeline
+
+    pipeline = asyncio.run(scenario())
+    assert state["spooled_max"] > 0  # the outage really happened and was spooled
+    assert pipeline.stats.write_failures > 0
+    assert sent_seconds("indices") <= stored_seconds(db_url)

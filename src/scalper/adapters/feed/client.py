@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from scalper.adapters.feed.backoff import Backoff
 from scalper.adapters.feed.parse import Parsed, Status, parse_frame
+from scalper.adapters.feed.reasons import ReconnectReason
 from scalper.config.secrets import Secret
 from scalper.core.clock import Clock
 from scalper.core.errors import FeedAuthError, FeedError
@@ -48,7 +49,7 @@ class FeedSettings:
 class _Disconnect(Exception):
     """The server told us it is closing the connection (max_connections, slow_consumer, ...)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: ReconnectReason) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -84,14 +85,14 @@ class FeedClient:
             if authenticated:
                 attempt = 0  # the key and the server were fine: start the backoff over
             self.reconnects[reason] = self.reconnects.get(reason, 0) + 1
-            delay = self._s.backoff.delay(attempt, self._rng, long=reason == "max_connections")
+            delay = self._s.backoff.delay(attempt, self._rng, long=reason == ReconnectReason.MAX_CONNECTIONS)
             attempt += 1
             self._on_state("disconnected", reason)
             log.warning("feed %s: %s; reconnecting in %.1f s", self._s.url, reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
-    async def _session(self, stop: asyncio.Event) -> tuple[str, bool]:
+    async def _session(self, stop: asyncio.Event) -> tuple[ReconnectReason, bool]:
         """One connection: returns why it ended and whether it got past authentication."""
         authenticated = False
         try:
@@ -102,22 +103,24 @@ class FeedClient:
                 authenticated = True
                 self._on_state("subscribed", ",".join(self._s.topics))
                 await self._read(ws, stop)
-                return "closed", authenticated
+                return ReconnectReason.CLOSED, authenticated
         except _Disconnect as exc:
             return exc.reason, authenticated
         except ConnectionClosed:
-            return "closed", authenticated
+            return ReconnectReason.CLOSED, authenticated
         except TimeoutError:
-            return "timeout", authenticated
+            return ReconnectReason.TIMEOUT, authenticated
         except InvalidURI as exc:
             raise FeedError(f"feed URL {self._s.url!r} is invalid: {exc}") from None
         except (OSError, InvalidHandshake) as exc:
-            return f"connect failed: {type(exc).__name__}", authenticated
+            log.warning("feed %s: cannot connect: %s", self._s.url, exc)
+            return ReconnectReason.CONNECT_FAILED, authenticated
 
     async def _handshake(self, ws: ClientConnection) -> None:
         first = await self._statuses(ws)
         if not any(s.status == "connected" for s in first):
-            raise _Disconnect(f"unexpected greeting {first!r}")
+            log.warning("feed %s: unexpected greeting %r", self._s.url, first)
+            raise _Disconnect(ReconnectReason.PROTOCOL)
         await ws.send(json.dumps({"action": "auth", "params": self._s.api_key.reveal()}))
         reply = await self._statuses(ws)
         if any(s.status == "auth_failed" for s in reply):
@@ -125,7 +128,8 @@ class FeedClient:
                 f"the feed at {self._s.url} refused the API key (auth_failed); check MASSIVE_API_KEY / POLYGON_API_KEY"
             )
         if not any(s.status == "auth_success" for s in reply):
-            raise _Disconnect(f"no auth_success: {reply!r}")
+            log.warning("feed %s: no auth_success in %r", self._s.url, reply)
+            raise _Disconnect(ReconnectReason.PROTOCOL)
         await ws.send(json.dumps({"action": "subscribe", "params": ",".join(self._s.topics)}))
 
     async def _statuses(self, ws: ClientConnection) -> list[Status]:
@@ -138,7 +142,7 @@ class FeedClient:
                 raw = await asyncio.wait_for(ws.recv(), self._s.stall_after_s)
             except TimeoutError:
                 if self._market_open(self._clock.now_ns()):
-                    raise _Disconnect("stall") from None
+                    raise _Disconnect(ReconnectReason.STALL) from None
                 continue
             parsed = parse_frame(raw, self._clock.now_ns())
             for status in parsed.statuses:
@@ -147,7 +151,7 @@ class FeedClient:
 
     def _on_status(self, status: Status) -> None:
         if status.status in ("max_connections", "slow_consumer", "force_disconnect"):
-            raise _Disconnect(status.status)
+            raise _Disconnect(ReconnectReason(status.status))
         if status.status == "auth_failed":
             raise FeedAuthError(f"the feed at {self._s.url} revoked the API key: {status.message}")
         if status.status == "error":

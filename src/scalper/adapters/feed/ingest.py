@@ -4,8 +4,10 @@
 the latest-value cache, a bounded engine queue), so it never blocks the socket. ``run`` flushes
 the sink every ``flush_interval_s`` (sooner when ``batch_rows`` are waiting) on a worker thread
 through the bulk writer, then sends a ``NOTIFY`` so other processes can follow the stream
-without a second websocket. A failed write keeps its batches for the next flush; nothing
-captured is dropped.
+without a second websocket. When a write fails (the database is down), the batches go to the
+on-disk spool (fsync'd) — or, without a spool, stay in memory — and are written, in order,
+before anything newer once the database is back: nothing captured is dropped, and the
+idempotent writer makes the effect exactly-once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import psycopg
 
 from scalper.adapters.feed.cache import LatestValues
 from scalper.adapters.feed.parse import Parsed
+from scalper.adapters.feed.reasons import ReconnectReason
 from scalper.adapters.feed.sink import Batch, EventSink
+from scalper.adapters.metrics import FeedMetrics
+from scalper.adapters.spool import Spool
 from scalper.adapters.store.tables import BULK_TABLES
 from scalper.adapters.store.writer import BulkWriter
 from scalper.core.errors import StoreError
@@ -65,8 +70,12 @@ class IngestPipeline:
         flush_interval_s: float = 0.5,
         batch_rows: int = 50_000,
         engine_queue: asyncio.Queue[MarketEvent] | None = None,
+        spool: Spool | None = None,
+        metrics: FeedMetrics | None = None,
     ) -> None:
         self._connect = connect
+        self._spool = spool
+        self._metrics = metrics
         self._conn: psycopg.Connection[Any] | None = None
         self._sink = EventSink()
         self._retry: list[tuple[str, Batch]] = []
@@ -86,6 +95,8 @@ class IngestPipeline:
             self._sink.add(event)
             self.cache.update(event)
             self.stats.events[type(event).__name__] += 1
+            if self._metrics is not None:
+                self._metrics.event(type(event).__name__, event.symbol)
             if isinstance(event, SecondAgg):
                 self._track_second(event)
             if self._engine is not None:
@@ -93,15 +104,19 @@ class IngestPipeline:
                     self._engine.put_nowait(event)
                 except asyncio.QueueFull:
                     self.stats.engine_dropped += 1
-        for error in parsed.errors:
+        for issue in parsed.errors:
             self.stats.parse_errors += 1
-            log.warning("feed: skipped %s", error)
+            if self._metrics is not None:
+                self._metrics.parse_error(issue.reason)
+            log.warning("feed: skipped %s", issue)
         if self._sink.pending_rows() >= self._batch_rows:
             self._wake.set()
 
     def on_state(self, state: str, detail: str) -> None:
         """Called by the client: a disconnect opens a possible gap for every symbol seen so far."""
         if state == "disconnected":
+            if self._metrics is not None and detail in ReconnectReason.__members__.values():
+                self._metrics.reconnect(ReconnectReason(detail))
             for symbol, last in self._last_second.items():
                 self._open_gaps.setdefault(symbol, (last, detail))
 
@@ -109,6 +124,8 @@ class IngestPipeline:
         opened = self._open_gaps.pop(bar.symbol, None)
         if opened is not None and bar.ts_event > opened[0] + _S:
             self.gaps.append(Gap(bar.symbol, opened[0] + _S, bar.ts_event - _S, opened[1]))
+            if self._metrics is not None:
+                self._metrics.gap_found()
         if bar.ts_event > self._last_second.get(bar.symbol, -1):
             self._last_second[bar.symbol] = bar.ts_event
 
@@ -122,27 +139,51 @@ class IngestPipeline:
         await self.flush(final=True)
 
     async def flush(self, *, final: bool = False) -> None:
-        """Write what is buffered (and what failed before) on a worker thread."""
-        batches = self._retry + list(self._sink.take(close_quotes=final).items())
-        self._retry = []
-        if batches:
-            self._retry = await asyncio.to_thread(self._write, batches)
+        """Write what is buffered (after anything that failed before) on a worker thread."""
+        batches = list(self._sink.take(close_quotes=final).items())
+        if self._spool is None:
+            batches, self._retry = self._retry + batches, []
+            if batches:
+                self._retry = await asyncio.to_thread(self._write, batches)
+            return
+        await asyncio.to_thread(self._write_spooled, batches)
+
+    def _write_spooled(self, batches: list[tuple[str, Batch]]) -> None:
+        spool = self._spool
+        assert spool is not None
+        if spool.pending():
+            for table, batch in batches:  # older spooled batches go first: keep the order
+                spool.append(table, batch)
+            with contextlib.suppress(StoreError, psycopg.Error):
+                spool.replay(self._write_one)
+        else:
+            for table, batch in self._write(batches):
+                spool.append(table, batch)
+        if self._metrics is not None:
+            self._metrics.set_spool_bytes(spool.bytes())
 
     def _write(self, batches: list[tuple[str, Batch]]) -> list[tuple[str, Batch]]:
+        """Write in order; returns the batches from the first failure on."""
         for i, (table, batch) in enumerate(batches):
             try:
-                conn = self._connection()
-                result = BulkWriter(conn).write(BULK_TABLES[table], batch)
-                self._notify(conn, table, result.rows_in)
+                self._write_one(table, batch)
             except (StoreError, psycopg.Error) as exc:
-                self.stats.write_failures += 1
-                log.error(
-                    "writing %s failed (%s); keeping %d batches for the next attempt", table, exc, len(batches) - i
-                )
-                self._drop_connection()
+                log.error("writing %s failed (%s); keeping %d batches for later", table, exc, len(batches) - i)
                 return batches[i:]
-            self.stats.rows_written[table] += result.rows_in
         return []
+
+    def _write_one(self, table: str, batch: Batch) -> None:
+        try:
+            conn = self._connection()
+            result = BulkWriter(conn).write(BULK_TABLES[table], batch)
+            self._notify(conn, table, result.rows_in)
+        except (StoreError, psycopg.Error):
+            self.stats.write_failures += 1
+            self._drop_connection()
+            raise
+        self.stats.rows_written[table] += result.rows_in
+        if self._metrics is not None:
+            self._metrics.wrote(table, result.rows_in, result.seconds)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -159,8 +200,9 @@ class IngestPipeline:
         payload = json.dumps({"table": table, "rows": rows})
         conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 
-    def pending_retry_rows(self) -> int:
-        return sum(len(next(iter(b.values()))) for _, b in self._retry)
+    def pending_batches(self) -> int:
+        """Batches waiting for the database (in memory or in the spool)."""
+        return self._spool.pending() if self._spool is not None else len(self._retry)
 
     def close(self) -> None:
         self._drop_connection()

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from scalper.adapters.feed.reasons import ParseErrorReason
 from scalper.core.errors import DataError
 from scalper.core.events import (
     IndexValue,
@@ -107,13 +108,24 @@ class Status:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ParseIssue:
+    """Why something in a frame was skipped."""
+
+    reason: ParseErrorReason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
 @dataclass(slots=True)
 class Parsed:
     """What one frame held: events in frame order, statuses, and why anything was skipped."""
 
     events: list[MarketEvent] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[ParseIssue] = field(default_factory=list)
 
 
 def _agg(w: _Agg, ts_recv: int) -> SecondAgg | MinuteAgg:
@@ -191,17 +203,17 @@ def _convert_checked(w: _Wire, ts_recv: int, out: Parsed) -> None:
     try:
         _convert(w, ts_recv, out)
     except DataError as exc:
-        out.errors.append(f"invalid event: {exc}")
+        out.errors.append(ParseIssue(ParseErrorReason.BAD_VALUE, f"invalid event: {exc}"))
 
 
 def _slow_path(frame: bytes | str, ts_recv: int, out: Parsed) -> None:
     try:
         items = _generic_decoder.decode(frame)
     except msgspec.DecodeError as exc:
-        out.errors.append(f"malformed JSON: {exc}; frame starts {_head(frame)}")
+        out.errors.append(ParseIssue(ParseErrorReason.BAD_JSON, f"malformed JSON: {exc}; frame starts {_head(frame)}"))
         return
     if not isinstance(items, list):
-        out.errors.append(f"frame is not a JSON array; starts {_head(frame)}")
+        out.errors.append(ParseIssue(ParseErrorReason.BAD_JSON, f"frame is not a JSON array; starts {_head(frame)}"))
         return
     for item in items:
         _slow_item(item, ts_recv, out)
@@ -212,7 +224,7 @@ def _slow_item(item: Any, ts_recv: int, out: Parsed) -> None:
     try:
         wire = _item_decoder.decode(_generic_encoder.encode(item))
     except msgspec.ValidationError as exc:
-        out.errors.append(f"unusable event ev={ev!r}: {exc}")
+        out.errors.append(ParseIssue(ParseErrorReason.UNKNOWN_EVENT, f"unusable event ev={ev!r}: {exc}"))
         return
     _convert_checked(wire, ts_recv, out)
 

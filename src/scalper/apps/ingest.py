@@ -1,0 +1,80 @@
+"""``scalper ingest``: capture the live feed into the database (no trading).
+
+One websocket per cluster (indices: A/AM/V for the index symbols; stocks: A/AM/T/Q for the
+proxies), one ingest pipeline writing through the bulk writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.ingest import IngestPipeline
+from scalper.adapters.store import connect
+from scalper.adapters.store.migrations import migrate
+from scalper.apps.context import AppContext
+from scalper.config.model import FeedConfig
+from scalper.core.clock import LiveClock
+from scalper.core.errors import ConfigError
+from scalper.marketdata.calendar import is_regular_hours
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What a capture run did."""
+
+    pipeline: IngestPipeline
+    clients: dict[str, FeedClient]
+
+
+def topics(feed: FeedConfig) -> dict[str, tuple[str, ...]]:
+    """The subscriptions per cluster from the configuration."""
+    return {
+        "indices": tuple(f"{ch}.{sym}" for ch in feed.index_channels for sym in feed.index_symbols),
+        "stocks": tuple(f"{ch}.{sym}" for ch in feed.stock_channels for sym in feed.proxy_symbols),
+    }
+
+
+async def _capture(ctx: AppContext, url: str, duration_s: float | None) -> IngestReport:
+    key = ctx.secrets.market_data_api_key
+    if key is None:
+        raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
+    timeout = ctx.config.database.connect_timeout_s
+    pipeline = IngestPipeline(lambda: connect(url, timeout_s=timeout), batch_rows=ctx.config.writer.batch_rows)
+    clients = {
+        market: FeedClient(
+            FeedSettings(
+                url=f"{ctx.config.feed.websocket_base()}/{market}",
+                api_key=key,
+                topics=subs,
+                stall_after_s=ctx.config.feed.stall_after_s,
+            ),
+            LiveClock(),
+            pipeline.on_frame,
+            market_open=is_regular_hours,
+            on_state=pipeline.on_state,
+        )
+        for market, subs in topics(ctx.config.feed).items()
+        if subs
+    }
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(stop)) for c in clients.values()]
+    writer = asyncio.create_task(pipeline.run(stop))
+    try:
+        done, _ = await asyncio.wait(tasks, timeout=duration_s, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # a fatal feed error (refused key) ends the capture with its message
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await writer
+        pipeline.close()
+    return IngestReport(pipeline, clients)
+
+
+def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
+    """Capture until interrupted (or for ``duration_s``); returns the counters."""
+    with ctx.database() as (url, conn):
+        migrate(conn)
+        return asyncio.run(_capture(ctx, url, duration_s))
