@@ -7,10 +7,17 @@ proxies), one ingest pipeline writing through the bulk writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
 
 from scalper.adapters.feed.client import FeedClient, FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
+from scalper.adapters.metrics import FeedMetrics, start_http
+from scalper.adapters.spool import Spool
 from scalper.adapters.store import connect
 from scalper.adapters.store.migrations import migrate
 from scalper.apps.context import AppContext
@@ -18,6 +25,8 @@ from scalper.config.model import FeedConfig
 from scalper.core.clock import LiveClock
 from scalper.core.errors import ConfigError
 from scalper.marketdata.calendar import is_regular_hours
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +45,21 @@ def topics(feed: FeedConfig) -> dict[str, tuple[str, ...]]:
     }
 
 
-async def _capture(ctx: AppContext, url: str, duration_s: float | None) -> IngestReport:
+def spool_dir(feed: FeedConfig) -> Path:
+    """Where batches wait while the database is down."""
+    return feed.spool_dir or Path(platformdirs.user_state_dir("scalper")) / "spool"
+
+
+async def _capture(
+    ctx: AppContext, url: str, duration_s: float | None, spool: Spool, metrics: FeedMetrics
+) -> IngestReport:
     key = ctx.secrets.market_data_api_key
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
     timeout = ctx.config.database.connect_timeout_s
-    pipeline = IngestPipeline(lambda: connect(url, timeout_s=timeout), batch_rows=ctx.config.writer.batch_rows)
+    pipeline = IngestPipeline(
+        lambda: connect(url, timeout_s=timeout), batch_rows=ctx.config.writer.batch_rows, spool=spool, metrics=metrics
+    )
     clients = {
         market: FeedClient(
             FeedSettings(
@@ -75,6 +93,14 @@ async def _capture(ctx: AppContext, url: str, duration_s: float | None) -> Inges
 
 def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
     """Capture until interrupted (or for ``duration_s``); returns the counters."""
-    with ctx.database() as (url, conn):
+    cfg = ctx.config
+    metrics = FeedMetrics(LiveClock())
+    with contextlib.ExitStack() as stack:
+        url, conn = stack.enter_context(ctx.database())
         migrate(conn)
-        return asyncio.run(_capture(ctx, url, duration_s))
+        spool = stack.enter_context(Spool(spool_dir(cfg.feed), max_bytes=cfg.feed.spool_max_mb * 1024 * 1024))
+        if cfg.metrics.enabled:
+            server = stack.enter_context(start_http(metrics.registry, cfg.metrics.host, cfg.metrics.port))
+            log.info("metrics on %s", server.url)
+        return asyncio.run(_capture(ctx, url, duration_s, spool, metrics))
+    raise AssertionError("unreachable")

@@ -50,6 +50,8 @@ class FeedConfig(Section):
     index_channels: tuple[Literal["A", "AM", "V"], ...] = ("A", "AM", "V")
     stock_channels: tuple[Literal["A", "AM", "T", "Q"], ...] = ("A", "AM", "T", "Q")
     stall_after_s: float = Field(default=15.0, gt=0, le=3600)
+    spool_dir: Path | None = Field(default=None, description="Where batches wait while the DB is down.")
+    spool_max_mb: int = Field(default=2048, ge=1, description="Refuse to spool beyond this (MiB).")
 
     def websocket_base(self) -> str:
         """The websocket base URL for the chosen provider and latency."""
@@ -88,6 +90,14 @@ class WriterConfig(Section):
     batch_rows: int = Field(default=50_000, ge=1, le=5_000_000)
 
 
+class MetricsConfig(Section):
+    """The Prometheus endpoint of long-running commands (ingest, run)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535, description="0 = any free port.")
+
+
 class LogConfig(Section):
     """Logging."""
 
@@ -103,3 +113,4 @@ class Config(Section):
     broker: BrokerConfig = BrokerConfig()
     writer: WriterConfig = WriterConfig()
     log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()

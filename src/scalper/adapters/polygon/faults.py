@@ -30,6 +30,9 @@ class Faults:
     duplicate_every: int | None = None  # re-send an aggregate of every N-th frame holding one
     correct_every: int | None = None  # re-send an ``A`` bar of every N-th frame holding one, close changed
     slow_consumer_queue: int | None = None  # more than N frames waiting unsent: slow_consumer, close
+    rest_rate_limit_after: int | None = None  # REST: after N (>= 0) authorised requests, answer 429 ...
+    rest_rate_limit_count: int = 1  # ... to this many requests, then serve again
+    rest_forbidden: bool = False  # REST: 403 NOT_AUTHORIZED for index aggregates (no indices plan)
 
     def __post_init__(self) -> None:
         for name in (
@@ -44,6 +47,11 @@ class Faults:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"faults.{name}: expected a positive integer or None, was {value!r}")
+        after = self.rest_rate_limit_after
+        if after is not None and (not isinstance(after, int) or after < 0):
+            raise ConfigError(f"faults.rest_rate_limit_after: expected an integer >= 0 or None, was {after!r}")
+        if not isinstance(self.rest_rate_limit_count, int) or self.rest_rate_limit_count < 1:
+            raise ConfigError(f"faults.rest_rate_limit_count: expected >= 1, was {self.rest_rate_limit_count!r}")
         if self.pause_s < 0 or (self.pause_after_frames is not None and self.pause_s == 0):
             raise ConfigError(f"faults.pause_s: expected > 0 with pause_after_frames, was {self.pause_s!r}")
 
@@ -86,6 +94,12 @@ class FaultPlan:
         if f.pause_after_frames is not None and sent == f.pause_after_frames:
             return "pause"
         return None
+
+
+def rate_limited(faults: Faults, request_number: int) -> bool:
+    """Whether the ``request_number``-th authorised REST request (1-based) gets a 429."""
+    after = faults.rest_rate_limit_after
+    return after is not None and after < request_number <= after + faults.rest_rate_limit_count
 
 
 def _due(every: int | None, count: int) -> bool:

@@ -6,8 +6,10 @@ then close; ``auth_timeout`` then close when no auth arrives in time; ``auth_req
 actions first); one ``success`` status per subscribed/unsubscribed topic; ``error`` statuses for
 malformed JSON and unknown actions. Every server frame is a JSON array.
 
-Data: each connection replays its market's source from the start, beginning at its first
-subscribe (so nothing is lost between auth and subscribe). Each frame is filtered to the
+Data (``timeline="replay"``, the default): each connection replays its market's source from the
+start, beginning at its first subscribe (so nothing is lost between auth and subscribe). With
+``timeline="live"`` the market has one timeline running from server start and a connection gets
+only the frames released after it subscribed (see :mod:`.timeline`). Each frame is filtered to the
 connection's subscriptions (``ev`` + ``sym``, or ``T`` for ``V``); empty frames are dropped.
 Pacing follows the frames' ``send_ns`` divided by ``speed`` on the event loop's monotonic clock
 (``speed`` 0 or inf: as fast as the client reads). At the end of the source the server closes
@@ -16,6 +18,9 @@ auth failures) close with 1008 (policy violation).
 
 One connection per market per key: a newer connection makes the older one receive
 ``max_connections`` and be closed. Faults (see :mod:`.faults`) are injected per connection.
+
+REST: given a :class:`~.replay_rest.RestApi`, plain HTTP ``GET /v2/...`` and ``/v3/...`` on the
+same port are answered by it (websockets' ``process_request`` hook), beside the websocket paths.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -39,18 +44,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scalper.adapters.polygon.faults import FaultPlan, Faults
+from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays, is_rest_path
+from scalper.adapters.polygon.replay_rest import synthetic_sources as synthetic_sources
+from scalper.adapters.polygon.timeline import FrameSource as FrameSource
+from scalper.adapters.polygon.timeline import LiveMarket, Timeline, paced
 from scalper.core.errors import ConfigError, FeedError
-from scalper.synthetic.market import MarketDay, generate_market_days
-from scalper.synthetic.options import generate_option_day
-from scalper.synthetic.polygon_events import MARKETS, Frame, iter_frames
+from scalper.synthetic.polygon_events import MARKETS, Frame
 
 log = logging.getLogger(__name__)
 
-FrameSource = Callable[[], Iterable[Frame] | AsyncIterable[Frame]]
-"""Called once per connection; returns that connection's frames in send order."""
 
 NORMAL_CLOSE: Final = 1000
 POLICY_CLOSE: Final = 1008
+TIMELINES: Final = ("replay", "live")
 UNPACED_QUEUE: Final = 64  # frames buffered ahead of the socket when streaming as fast as possible
 MAX_FRAME_BYTES: Final = 1 << 20
 
@@ -65,12 +71,15 @@ class ServerConfig:
     api_key: str | None = None  # None: any non-empty key is accepted
     auth_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
+    timeline: str = "replay"  # replay: each connection from the first frame; live: one shared timeline
 
     def __post_init__(self) -> None:
         if math.isnan(self.speed) or self.speed < 0:
             raise ConfigError(f"replay speed: expected >= 0 (0 = unpaced), was {self.speed!r}")
         if self.auth_timeout_s <= 0:
             raise ConfigError(f"auth_timeout_s: expected > 0, was {self.auth_timeout_s!r}")
+        if self.timeline not in TIMELINES:
+            raise ConfigError(f"timeline: expected one of {TIMELINES}, was {self.timeline!r}")
 
     @property
     def paced(self) -> bool:
@@ -152,7 +161,9 @@ class _Out:
 class ReplayServer:
     """The replay server; use as ``async with ReplayServer(sources, config) as server``."""
 
-    def __init__(self, sources: Mapping[str, FrameSource], config: ServerConfig | None = None) -> None:
+    def __init__(
+        self, sources: Mapping[str, FrameSource], config: ServerConfig | None = None, rest: RestApi | None = None
+    ) -> None:
         unknown = set(sources) - set(MARKETS)
         if unknown:
             raise ConfigError(f"replay markets: expected some of {MARKETS}, was {sorted(unknown)}")
@@ -163,6 +174,13 @@ class ReplayServer:
         self._live: dict[tuple[str, str], _Session] = {}
         self._counts: dict[str, dict[str, int]] = {m: {} for m in MARKETS}
         self._background: set[asyncio.Task[None]] = set()
+        self.rest = rest
+        self.timeline = Timeline(self.config.speed)  # live mode: the market's one timeline
+        self._markets: dict[str, LiveMarket] = {}
+
+    @property
+    def live(self) -> bool:
+        return self.config.timeline == "live"
 
     async def __aenter__(self) -> ReplayServer:
         await self.start()
@@ -180,11 +198,27 @@ class ReplayServer:
                 self._handle,
                 self.config.host,
                 self.config.port,
-                process_request=self._check_path,
+                process_request=self._process_request,
                 max_size=MAX_FRAME_BYTES,
             )
         except OSError as exc:
             raise FeedError(f"replay server cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
+        if self.live:
+            self._start_timeline()
+
+    def _start_timeline(self) -> None:
+        """Live mode: one broadcaster per market, running whether or not anyone is connected."""
+        for market, source in self._sources.items():
+            self._markets[market] = LiveMarket(source(), self.timeline)
+            self._spawn(self._markets[market].run())
+
+    def market(self, market: str) -> LiveMarket:
+        """The live-mode broadcaster of ``market`` (its ``position_ns``, ``finished``)."""
+        return self._markets[market]
+
+    def position_ns(self, market: str | None = None) -> int | None:
+        """Live mode: send time (ns) of the latest frame released on ``market`` (or on any market)."""
+        return self.timeline.position_ns if market is None else self._markets[market].position_ns
 
     async def close(self) -> None:
         """Close every connection and stop listening."""
@@ -215,6 +249,11 @@ class ReplayServer:
         """``ws://host:port/market`` of this server."""
         return f"ws://{self.config.host}:{self.port}/{market}"
 
+    @property
+    def http_url(self) -> str:
+        """``http://host:port``: the REST base URL of this server."""
+        return f"http://{self.config.host}:{self.port}"
+
     def sent(self, market: str) -> SentCounts:
         """What was sent on ``market`` so far."""
         return SentCounts(**self._counts[market])
@@ -242,10 +281,18 @@ class ReplayServer:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Websocket paths go on to the handshake; REST paths are answered here; others get 404."""
         if _market_of(request.path) in self._sources:
             return None
-        return connection.respond(HTTPStatus.NOT_FOUND, f"unknown path {request.path!r}\n")
+        if self.rest is None or not is_rest_path(request.path):
+            return connection.respond(HTTPStatus.NOT_FOUND, f"unknown path {request.path!r}\n")
+        headers = {name.lower(): value for name, value in request.headers.raw_items()}
+        code, body = await asyncio.to_thread(self.rest.handle, request.path, headers, self.faults)
+        response = connection.respond(HTTPStatus(code), body)
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -273,6 +320,7 @@ class _Session:
         self.queue: asyncio.Queue[_Out] = asyncio.Queue(maxsize=maxsize)
         self.tasks: list[asyncio.Task[None]] = []
         self.sent_frames = 0
+        self.closed = False
 
     async def run(self) -> None:
         await self.ws.send(status("connected", "Connected Successfully"))
@@ -284,7 +332,12 @@ class _Session:
             await self._on_message(message)
 
     async def stop(self) -> None:
-        """Cancel the streaming tasks and give up the key's slot."""
+        """Cancel the streaming tasks, leave the live timeline and give up the key's slot."""
+        self.closed = True
+        if self.server.live:
+            self.server.market(self.market).detach(self)
+            while not self.queue.empty():  # unblock a broadcaster waiting on our full queue
+                self.queue.get_nowait()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -359,21 +412,37 @@ class _Session:
         if statuses:
             await self.ws.send(json.dumps(statuses, separators=(",", ":")))
         if add and topics and not self.tasks:
-            self.tasks = [asyncio.create_task(self._produce()), asyncio.create_task(self._send_loop())]
+            self.tasks = [asyncio.create_task(self._send_loop())]
+            if self.server.live:
+                await self.server.market(self.market).attach(self)
+            else:
+                self.tasks.append(asyncio.create_task(self._produce()))
 
     # --- streaming ------------------------------------------------------------------------------
     async def _produce(self) -> None:
-        """Pace the source, filter each frame to the subscriptions, queue it and its fault extras."""
-        async for frame in _paced(self.server.source(self.market)(), self.config.speed):
-            cut = self.subs.filter(frame.data)
-            if cut is None:
-                continue
-            data, events = cut
-            items = [_Out("data", data, len(events))]
-            items += [_Out(kind, payload) for kind, payload in self.plan.extras(data, events)]
-            for item in items:
-                if not await self._enqueue(item):
-                    return
+        """Replay mode: pace this connection's own copy of the source from its first frame."""
+        async for frame in paced(self.server.source(self.market)(), Timeline(self.config.speed)):
+            if not await self.deliver(frame):
+                return
+        await self.finish()
+
+    async def deliver(self, frame: Frame) -> bool:
+        """Filter ``frame`` to the subscriptions and queue it with its fault extras; False when gone."""
+        if self.closed:
+            return False
+        cut = self.subs.filter(frame.data)
+        if cut is None:
+            return True
+        data, events = cut
+        items = [_Out("data", data, len(events))]
+        items += [_Out(kind, payload) for kind, payload in self.plan.extras(data, events)]
+        for item in items:
+            if not await self._enqueue(item):
+                return False
+        return True
+
+    async def finish(self) -> None:
+        """The source is exhausted: close with 1000 after what is queued."""
         await self._enqueue(_Out("end"))
 
     async def _enqueue(self, item: _Out) -> bool:
@@ -429,62 +498,7 @@ class _Session:
         return True
 
 
-async def _paced(frames: Iterable[Frame] | AsyncIterable[Frame], speed: float) -> AsyncIterator[Frame]:
-    """Yield frames at ``send_ns`` spacing / ``speed`` (loop clock, never the wall clock)."""
-    loop = asyncio.get_running_loop()
-    origin_ns: int | None = None
-    start = 0.0
-    async for frame in _aiter(frames):
-        if 0 < speed < math.inf:
-            if origin_ns is None:
-                origin_ns, start = frame.send_ns, loop.time()
-            delay = start + (frame.send_ns - origin_ns) / 1e9 / speed - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        yield frame
-
-
-async def _aiter(frames: Iterable[Frame] | AsyncIterable[Frame]) -> AsyncIterator[Frame]:
-    if isinstance(frames, AsyncIterable):
-        async for frame in frames:
-            yield frame
-        return
-    for frame in frames:
-        yield frame
-        await asyncio.sleep(0)  # let other connections run while a sync source is drained
-
-
-# --- synthetic sources and the CLI entry point ---------------------------------------------------
-def synthetic_sources(start: dt.date, sessions: int, seed: int) -> dict[str, FrameSource]:
-    """Frame sources for every market over ``sessions`` synthetic days from ``start``."""
-    return {market: _synthetic(market, start, sessions, seed) for market in MARKETS}
-
-
-def _synthetic(market: str, start: dt.date, sessions: int, seed: int) -> FrameSource:
-    def source() -> AsyncIterable[Frame]:
-        return _synthetic_frames(market, start, sessions, seed)
-
-    return source
-
-
-async def _synthetic_frames(market: str, start: dt.date, sessions: int, seed: int) -> AsyncIterator[Frame]:
-    """Render one day at a time in a worker thread, so other connections keep streaming."""
-    days = generate_market_days(start, sessions, seed)
-    while (day := await asyncio.to_thread(_next_day, days)) is not None:
-        frames = await asyncio.to_thread(_day_frames, market, day, seed)
-        for frame in frames:
-            yield frame
-
-
-def _next_day(days: Iterator[MarketDay]) -> MarketDay | None:
-    return next(days, None)
-
-
-def _day_frames(market: str, day: MarketDay, seed: int) -> list[Frame]:
-    options = generate_option_day(day, seed) if market == "options" else None
-    return list(iter_frames(market, day, options))
-
-
+# --- the CLI entry point -----------------------------------------------------------------------
 async def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -495,9 +509,13 @@ async def serve(
     sessions: int = 1,
     seed: int = 0,
     faults: Faults | None = None,
+    timeline: str = "replay",
 ) -> None:
-    """Replay ``sessions`` synthetic days from ``start`` on ``host:port`` until cancelled."""
-    config = ServerConfig(host=host, port=port, speed=speed, api_key=api_key, faults=faults or Faults())
-    async with ReplayServer(synthetic_sources(start, sessions, seed), config) as server:
-        log.info("replay server on ws://%s:%d/{indices,stocks,options}", host, server.port)
+    """Replay ``sessions`` synthetic days from ``start`` on ``host:port`` (websocket + REST) until cancelled."""
+    config = ServerConfig(
+        host=host, port=port, speed=speed, api_key=api_key, faults=faults or Faults(), timeline=timeline
+    )
+    rest = RestApi(SyntheticDays(start, sessions, seed), api_key)
+    async with ReplayServer(synthetic_sources(start, sessions, seed), config, rest) as server:
+        log.info("replay server on ws://%s:%d/{indices,stocks,options} and http REST", host, server.port)
         await server.serve_forever()
