@@ -57,6 +57,8 @@ def ingest(port: int, db_url: str, key: str, tmp_path: Path, duration: str) -> s
         "SCALPER_FEED__WS_URL": f"ws://127.0.0.1:{port}",
         "MASSIVE_API_KEY": key,
         "COLUMNS": "200",
+        "SCALPER_METRICS__PORT": "0",
+        "SCALPER_FEED__SPOOL_DIR": str(tmp_path / "spool"),
     }
     return subprocess.run(
         [sys.executable, "-m", "scalper", "ingest", "--duration", duration],
