@@ -39,6 +39,15 @@ NOTIFY_CHANNEL = "scalper_feed"
 _S = 1_000_000_000
 
 
+def notice_payload(table: str, batch: Batch) -> str:
+    """What a NOTIFY says about a committed batch: table, rows, time range and symbols (< 8000 bytes)."""
+    ts = batch["ts"]
+    symbols = sorted({str(s) for s in batch["symbol"]})[:50]
+    return json.dumps(
+        {"table": table, "rows": int(ts.size), "from_ns": int(ts.min()), "to_ns": int(ts.max()), "symbols": symbols}
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Seconds of ``symbol`` possibly missed while disconnected: [start_ns, end_ns]."""
@@ -176,7 +185,7 @@ class IngestPipeline:
         try:
             conn = self._connection()
             result = BulkWriter(conn).write(BULK_TABLES[table], batch)
-            self._notify(conn, table, result.rows_in)
+            conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notice_payload(table, batch)))
         except (StoreError, psycopg.Error):
             self.stats.write_failures += 1
             self._drop_connection()
@@ -195,10 +204,6 @@ class IngestPipeline:
             with contextlib.suppress(Exception):
                 self._conn.close()
         self._conn = None
-
-    def _notify(self, conn: psycopg.Connection[Any], table: str, rows: int) -> None:
-        payload = json.dumps({"table": table, "rows": rows})
-        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 
     def pending_batches(self) -> int:
         """Batches waiting for the database (in memory or in the spool)."""
