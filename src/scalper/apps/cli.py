@@ -271,7 +271,7 @@ def _date(option: str, text: str) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer.")],
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer or feed.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
 ) -> None:
@@ -280,18 +280,22 @@ def bench(
     writer: the bulk writer against a raw binary COPY into the same indexed table, on the
     configured (or embedded) database. Keys: name, rows, rows_per_s (new rows, append path),
     copy_rows_per_s, ratio, upsert_rows_per_s and upsert_ratio (every row rewritten).
+
+    feed: a replay server (own process) at full speed → websocket consumer → database (a
+    scratch database, dropped after). Keys: name, events, events_per_s, lost, and p99_ms_at_2k
+    (frame receipt to engine dequeue, server paced at ~2,000 events/s).
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        if name != "writer":
-            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer")
-        from scalper.bench import writer
+        if name not in ("writer", "feed"):
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed")
+        from scalper.bench import feed, writer
 
-        with _context().database() as (_, conn):
+        with _context().database() as (url, conn):
             migrate(conn)
-            result = writer.run(conn, rows=rows)
+            result = writer.run(conn, rows=rows) if name == "writer" else feed.run(url)
         _print_result(result, as_json)
 
     _run(body)

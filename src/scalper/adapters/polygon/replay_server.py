@@ -48,6 +48,7 @@ from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays, is_rest
 from scalper.adapters.polygon.replay_rest import synthetic_sources as synthetic_sources
 from scalper.adapters.polygon.timeline import FrameSource as FrameSource
 from scalper.adapters.polygon.timeline import LiveMarket, Timeline, paced
+from scalper.adapters.polygon.timeline import Subscriptions as Subscriptions
 from scalper.core.errors import ConfigError, FeedError
 from scalper.synthetic.polygon_events import MARKETS, Frame
 
@@ -101,52 +102,6 @@ class SentCounts:
 def status(state: str, message: str) -> str:
     """One status frame: ``[{"ev":"status","status":...,"message":...}]``."""
     return json.dumps([{"ev": "status", "status": state, "message": message}], separators=(",", ":"))
-
-
-class Subscriptions:
-    """A connection's topics as (channel, ticker) pairs; ticker ``*`` matches every ticker."""
-
-    def __init__(self) -> None:
-        self._topics: set[tuple[str, str]] = set()
-
-    @staticmethod
-    def parse(params: str) -> tuple[list[tuple[str, str]], list[str]]:
-        """Split ``"A.I:SPX,V.*"`` into valid (channel, ticker) pairs and the invalid topics."""
-        good, bad = [], []
-        for topic in (t.strip() for t in params.split(",")):
-            channel, _, ticker = topic.partition(".")
-            if channel and ticker:
-                good.append((channel, ticker))
-            elif topic:
-                bad.append(topic)
-        return good, bad
-
-    def add(self, topic: tuple[str, str]) -> None:
-        self._topics.add(topic)
-
-    def remove(self, topic: tuple[str, str]) -> None:
-        self._topics.discard(topic)
-
-    def __bool__(self) -> bool:
-        return bool(self._topics)
-
-    def wants(self, event: Mapping[str, Any]) -> bool:
-        """Whether ``event`` matches a topic (the ticker is ``T`` for index values, else ``sym``)."""
-        channel = event.get("ev")
-        if not isinstance(channel, str):
-            return False
-        ticker = event.get("T") if channel == "V" else event.get("sym")
-        return (channel, "*") in self._topics or (channel, str(ticker)) in self._topics
-
-    def filter(self, data: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
-        """The frame cut down to the subscribed events (same bytes if all match), or None if empty."""
-        events = json.loads(data)
-        kept = [e for e in events if self.wants(e)]
-        if not kept:
-            return None
-        if len(kept) == len(events):
-            return data, kept
-        return json.dumps(kept, separators=(",", ":")).encode(), kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""When replayed frames go out: per-connection pacing, and the one shared market timeline of live mode.
+"""What each connection receives and when: its subscriptions, pacing, and live mode's one timeline.
 
 Replay mode (the default): every connection paces its own copy of the source from its first
 frame (:func:`paced` with a fresh :class:`Timeline`).
@@ -21,9 +21,10 @@ client reads (each connection's queue is bounded), so a connected client never l
 from __future__ import annotations
 
 import asyncio
+import json
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from scalper.synthetic.polygon_events import Frame
 
@@ -77,6 +78,52 @@ async def _aiter(frames: Frames) -> AsyncIterator[Frame]:
     for frame in frames:
         yield frame
         await asyncio.sleep(0)  # let other connections run while a sync source is drained
+
+
+class Subscriptions:
+    """A connection's topics as (channel, ticker) pairs; ticker ``*`` matches every ticker."""
+
+    def __init__(self) -> None:
+        self._topics: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def parse(params: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """Split ``"A.I:SPX,V.*"`` into valid (channel, ticker) pairs and the invalid topics."""
+        good, bad = [], []
+        for topic in (t.strip() for t in params.split(",")):
+            channel, _, ticker = topic.partition(".")
+            if channel and ticker:
+                good.append((channel, ticker))
+            elif topic:
+                bad.append(topic)
+        return good, bad
+
+    def add(self, topic: tuple[str, str]) -> None:
+        self._topics.add(topic)
+
+    def remove(self, topic: tuple[str, str]) -> None:
+        self._topics.discard(topic)
+
+    def __bool__(self) -> bool:
+        return bool(self._topics)
+
+    def wants(self, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` matches a topic (the ticker is ``T`` for index values, else ``sym``)."""
+        channel = event.get("ev")
+        if not isinstance(channel, str):
+            return False
+        ticker = event.get("T") if channel == "V" else event.get("sym")
+        return (channel, "*") in self._topics or (channel, str(ticker)) in self._topics
+
+    def filter(self, data: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
+        """The frame cut down to the subscribed events (same bytes if all match), or None if empty."""
+        events = json.loads(data)
+        kept = [e for e in events if self.wants(e)]
+        if not kept:
+            return None
+        if len(kept) == len(events):
+            return data, kept
+        return json.dumps(kept, separators=(",", ":")).encode(), kept
 
 
 class Subscriber(Protocol):

@@ -1,0 +1,151 @@
+"""``scalper bench feed``: replay server at full speed → websocket consumer → database.
+
+The server runs in its own process (as the real service is elsewhere) and streams the first
+``frames`` frames of a synthetic stocks session (trades, quotes, second and minute bars of SPY
+and QQQ) as fast as the consumer reads. The consumer is the production path: ``FeedClient``
+(parse) → ``IngestPipeline`` (sink, cache, engine queue) → bulk writer, into a scratch database
+that is dropped afterwards. Then a second run paces the server at about 2,000 events/s and
+measures, per event, the time from frame receipt to the engine's dequeue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import multiprocessing as mp
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from scalper.adapters.feed.backoff import Backoff
+from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.ingest import IngestPipeline
+from scalper.adapters.store.migrations import migrate
+from scalper.config.secrets import Secret
+from scalper.core.clock import LiveClock
+from scalper.core.events import MarketEvent
+
+MARKET = "stocks"
+TOPICS = ("A.*", "AM.*", "T.*", "Q.*")
+KEY = "bench"
+
+
+def _frames(frames: int) -> list[Any]:
+    from scalper.synthetic.market import generate_market_days
+    from scalper.synthetic.polygon_events import render_frames
+
+    day = next(generate_market_days(dt.date(2025, 3, 4), 1, seed=21))
+    return list(render_frames(MARKET, day))[:frames]
+
+
+def _serve(frames: int, speed: float, ports: Any) -> None:
+    from scalper.adapters.polygon import ReplayServer, ServerConfig
+
+    data = _frames(frames)
+
+    async def main() -> None:
+        async with ReplayServer({MARKET: lambda: data}, ServerConfig(speed=speed, api_key=KEY)) as server:
+            ports.put(server.port)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _server(frames: int, speed: float) -> Iterator[int]:
+    ctx = mp.get_context("spawn")
+    ports = ctx.Queue()
+    proc = ctx.Process(target=_serve, args=(frames, speed, ports), daemon=True)
+    proc.start()
+    try:
+        yield int(ports.get(timeout=120))
+    finally:
+        proc.terminate()
+        proc.join(10)
+        ports.close()
+        ports.join_thread()
+
+
+@contextlib.contextmanager
+def _scratch_database(admin_url: str) -> Iterator[str]:
+    name = f"scalper_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def _consume(port: int, url: str, expected: int, latencies: list[int] | None) -> tuple[int, float]:
+    clock = LiveClock()
+    queue: asyncio.Queue[MarketEvent] = asyncio.Queue(maxsize=1_000_000)
+    pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), engine_queue=queue, batch_rows=20_000)
+    settings = FeedSettings(
+        url=f"ws://127.0.0.1:{port}/{MARKET}",
+        api_key=Secret(KEY),
+        topics=TOPICS,
+        backoff=Backoff(base_s=0.05, cap_s=0.5),
+    )
+    client = FeedClient(settings, clock, pipeline.on_frame, market_open=lambda ns: False)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
+    received, first = 0, 0.0
+    while received < expected:
+        try:
+            event = await asyncio.wait_for(queue.get(), 30)
+        except TimeoutError:
+            break
+        if received == 0:
+            first = time.perf_counter()
+        received += 1
+        if latencies is not None and event.ts_recv is not None:
+            latencies.append(clock.now_ns() - event.ts_recv)
+    stop.set()
+    await asyncio.gather(*tasks)
+    pipeline.close()
+    return received, time.perf_counter() - first
+
+
+def _expected_events(frames: int) -> tuple[int, float]:
+    import json
+
+    data = _frames(frames)
+    events = sum(len(json.loads(f.data)) for f in data)
+    span_s = (data[-1].send_ns - data[0].send_ns) / 1e9
+    return events, events / max(span_s, 1e-9)
+
+
+def run(admin_url: str, frames: int = 6_000) -> dict[str, Any]:
+    """Measure on the server of ``admin_url`` (a scratch database is created and dropped)."""
+    expected, per_session_second = _expected_events(frames)
+    with _scratch_database(admin_url) as url:
+        with _server(frames, 0.0) as port:
+            received, elapsed = asyncio.run(_consume(port, url, expected, None))
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT (SELECT count(*) FROM trades) + (SELECT count(*) FROM agg_1s)").fetchone()
+        stored = int(row[0]) if row else 0
+        latencies: list[int] = []
+        paced_frames = max(200, int(frames / 10))
+        with _server(paced_frames, 2_000.0 / per_session_second) as port:
+            paced_expected = _expected_events(paced_frames)[0]
+            asyncio.run(_consume(port, url, paced_expected, latencies))
+    p99 = float(np.percentile(np.array(latencies) / 1e6, 99)) if latencies else float("nan")
+    return {
+        "name": "feed",
+        "events": received,
+        "events_per_s": round(received / elapsed),
+        "lost": expected - received,
+        "p99_ms_at_2k": round(p99, 3),
+        "stored_trades_and_seconds": stored,
+    }
