@@ -148,6 +148,7 @@ class FeedClient:
             for status in parsed.statuses:
                 self._on_status(status)
             self._on_frame(parsed)
+            await asyncio.sleep(0)  # recv() does not yield while frames are buffered: let the engine run
 
     def _on_status(self, status: Status) -> None:
         if status.status in ("max_connections", "slow_consumer", "force_disconnect"):
