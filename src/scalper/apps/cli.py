@@ -219,7 +219,8 @@ def ingest(
         table.add_row("parse errors", f"{stats.parse_errors:,}")
         for market, client in report.clients.items():
             table.add_row(f"reconnects {market}", ", ".join(f"{k}: {v}" for k, v in client.reconnects.items()) or "0")
-        table.add_row("gaps seen", str(len(report.pipeline.gaps)))
+        table.add_row("gaps seen / repaired", f"{len(report.pipeline.gaps)} / {stats.gaps_repaired}")
+        table.add_row("seconds backfilled", f"{stats.rows_repaired:,}")
         console.print(table)
 
     _run(body)

@@ -17,6 +17,7 @@ import platformdirs
 from scalper.adapters.feed.client import FeedClient, FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.metrics import FeedMetrics, start_http
+from scalper.adapters.polygon.rest import PolygonRest
 from scalper.adapters.spool import Spool
 from scalper.adapters.store import connect
 from scalper.adapters.store.migrations import migrate

@@ -23,7 +23,9 @@ from typing import Any
 
 import psycopg
 
+from scalper.adapters.feed import gaps as gap_repair
 from scalper.adapters.feed.cache import LatestValues
+from scalper.adapters.feed.gaps import Gap
 from scalper.adapters.feed.parse import Parsed
 from scalper.adapters.feed.reasons import ReconnectReason
 from scalper.adapters.feed.sink import Batch, EventSink
@@ -31,7 +33,7 @@ from scalper.adapters.metrics import FeedMetrics
 from scalper.adapters.spool import Spool
 from scalper.adapters.store.tables import BULK_TABLES
 from scalper.adapters.store.writer import BulkWriter
-from scalper.core.errors import StoreError
+from scalper.core.errors import FeedError, StoreError
 from scalper.core.events import MarketEvent, SecondAgg
 
 log = logging.getLogger(__name__)
@@ -48,16 +50,6 @@ def notice_payload(table: str, batch: Batch) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Seconds of ``symbol`` possibly missed while disconnected: [start_ns, end_ns]."""
-
-    symbol: str
-    start_ns: int
-    end_ns: int
-    reason: str
-
-
 @dataclass
 class IngestStats:
     """Counters for the report and the metrics."""
@@ -67,6 +59,8 @@ class IngestStats:
     parse_errors: int = 0
     engine_dropped: int = 0
     write_failures: int = 0
+    gaps_repaired: int = 0
+    rows_repaired: int = 0
 
 
 class IngestPipeline:
@@ -81,10 +75,15 @@ class IngestPipeline:
         engine_queue: asyncio.Queue[MarketEvent] | None = None,
         spool: Spool | None = None,
         metrics: FeedMetrics | None = None,
+        backfill: gap_repair.Fetch | None = None,
+        cluster_of: Callable[[str], str] = lambda symbol: "indices" if symbol.startswith("I:") else "stocks",
     ) -> None:
         self._connect = connect
         self._spool = spool
         self._metrics = metrics
+        self._backfill = backfill
+        self._cluster_of = cluster_of
+        self._unrepaired: list[Gap] = []
         self._conn: psycopg.Connection[Any] | None = None
         self._sink = EventSink()
         self._retry: list[tuple[str, Batch]] = []
@@ -132,7 +131,9 @@ class IngestPipeline:
     def _track_second(self, bar: SecondAgg) -> None:
         opened = self._open_gaps.pop(bar.symbol, None)
         if opened is not None and bar.ts_event > opened[0] + _S:
-            self.gaps.append(Gap(bar.symbol, opened[0] + _S, bar.ts_event - _S, opened[1]))
+            gap = Gap(self._cluster_of(bar.symbol), bar.symbol, opened[0] + _S, bar.ts_event - _S, opened[1])
+            self.gaps.append(gap)
+            self._unrepaired.append(gap)
             if self._metrics is not None:
                 self._metrics.gap_found()
         if bar.ts_event > self._last_second.get(bar.symbol, -1):
@@ -145,7 +146,32 @@ class IngestPipeline:
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval_s)
             self._wake.clear()
             await self.flush()
+            await self.repair_gaps()
         await self.flush(final=True)
+        await self.repair_gaps()
+
+    async def repair_gaps(self) -> None:
+        """Record every new gap in ``ingest_gaps`` and, with a backfill source, fill it through REST."""
+        todo, self._unrepaired = self._unrepaired, []
+        if todo:
+            self._unrepaired = await asyncio.to_thread(self._repair, todo)
+
+    def _repair(self, todo: list[Gap]) -> list[Gap]:
+        for i, gap in enumerate(todo):
+            try:
+                conn = self._connection()
+                if self._backfill is None:
+                    gap_repair.record(conn, gap)
+                    continue
+                self.stats.rows_repaired += gap_repair.repair(conn, gap, self._backfill)
+                self.stats.gaps_repaired += 1
+                if self._metrics is not None:
+                    self._metrics.gap_filled()
+            except (StoreError, FeedError, psycopg.Error) as exc:
+                log.error("gap %s %s..%s not repaired yet: %s", gap.symbol, gap.start_ns, gap.end_ns, exc)
+                self._drop_connection()
+                return todo[i:]
+        return []
 
     async def flush(self, *, final: bool = False) -> None:
         """Write what is buffered (after anything that failed before) on a worker thread."""
