@@ -58,8 +58,13 @@ async def _capture(
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
     timeout = ctx.config.database.connect_timeout_s
+    rest = PolygonRest(key.reveal(), base_url=ctx.config.feed.rest_base())
     pipeline = IngestPipeline(
-        lambda: connect(url, timeout_s=timeout), batch_rows=ctx.config.writer.batch_rows, spool=spool, metrics=metrics
+        lambda: connect(url, timeout_s=timeout),
+        batch_rows=ctx.config.writer.batch_rows,
+        spool=spool,
+        metrics=metrics,
+        backfill=rest.second_aggs,
     )
     clients = {
         market: FeedClient(
