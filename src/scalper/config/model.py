@@ -44,7 +44,9 @@ class FeedConfig(Section):
     provider: Literal["massive", "polygon"] = "massive"
     realtime: bool = True
     ws_url: str | None = Field(default=None, description="Override, e.g. ws://127.0.0.1:8765 (replay server).")
-    rest_url: str | None = Field(default=None, description="Override, e.g. http://127.0.0.1:8765.")
+    rest_url: str | None = Field(
+        default=None, description="Override, e.g. http://127.0.0.1:8765; default: ws_url's host when ws_url is set."
+    )
     index_symbols: tuple[str, ...] = ("I:SPX", "I:NDX")
     proxy_symbols: tuple[str, ...] = ("SPY", "QQQ")
     index_channels: tuple[Literal["A", "AM", "V"], ...] = ("A", "AM", "V")
@@ -65,6 +67,8 @@ class FeedConfig(Section):
         """The REST base URL for the chosen provider."""
         if self.rest_url:
             return self.rest_url.rstrip("/")
+        if self.ws_url:  # a local replay server serves REST on its websocket port
+            return "http" + self.ws_url.rstrip("/")[2:] if self.ws_url.startswith("ws") else self.ws_url
         return "https://api.massive.com" if self.provider == "massive" else "https://api.polygon.io"
 
 

@@ -122,3 +122,11 @@ def test_secret_never_shows_its_value() -> None:
     secrets = load_secrets({"MASSIVE_API_KEY": "s3cr3t-value"})
     for text in (repr(secret), str(secret), f"{secret}", repr(secrets), str(secrets)):
         assert "s3cr3t-value" not in text
+
+
+def test_rest_base_follows_a_local_websocket_override() -> None:
+    config = load_config(env={"SCALPER_FEED__WS_URL": "ws://127.0.0.1:8765"})
+    assert config.feed.rest_base() == "http://127.0.0.1:8765"
+    assert config.feed.websocket_base() == "ws://127.0.0.1:8765"
+    assert load_config(env={}).feed.rest_base() == "https://api.massive.com"
+    assert load_config(env={"SCALPER_FEED__WS_URL": "wss://x.test"}).feed.rest_base() == "https://x.test"
