@@ -8,6 +8,8 @@ asks for ``db_url`` gets its own database cloned from a migrated template.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +30,20 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """URL of a database on the test server, usable for CREATE/DROP DATABASE."""
     external = os.environ.get("SCALPER_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    with embedded_server(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
-        yield url
+    # Not under pytest's basetemp: pytest prunes old basetemp dirs, which another concurrent run
+    # would do under a live server's feet.
+    root = Path(tempfile.mkdtemp(prefix="scalper-test-pg-"))
+    try:
+        with embedded_server(root / "pgdata") as url:
+            yield url
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:
