@@ -1,3 +1,4 @@
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,11 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     for table in ("agg_1s", "trades", "quotes_1s", "option_bars"):
         assert table in out.stdout
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    # The live capture: every SPX/NDX second sent is stored, the injected disconnect was repaired.
+    sent, stored = re.search(r"SPX\+NDX seconds sent / stored\s*│\s*([\d,]+) / ([\d,]+)", out.stdout).groups()
+    assert sent == stored and int(sent.replace(",", "")) > 40_000
+    found, repaired = re.search(r"gaps found / repaired\s*│\s*(\d+) / (\d+)", out.stdout).groups()
+    assert int(found) >= 1 and found == repaired
 
 
 def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:
@@ -24,7 +30,12 @@ def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:
         out = scalper("demo", "--sessions", "1", env=env)
         assert out.returncode == 0, out.stderr
         with psycopg.connect(db_url) as conn:
-            counts.append([conn.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("agg_1s", "trades", "bars")])
+            counts.append(
+                [
+                    conn.execute(f"SELECT count(*) FROM {t} WHERE ts < '2025-11-26'").fetchone()  # the loaded history
+                    for t in ("agg_1s", "trades", "bars")
+                ]
+            )
     assert counts[0] == counts[1]
     assert counts[0][0] is not None and counts[0][0][0] > 40_000
     assert "upsert" in out.stdout  # the second run went through the idempotent path

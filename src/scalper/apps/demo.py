@@ -20,6 +20,7 @@ from scalper.adapters.store.migrations import migrate
 from scalper.adapters.store.tables import AGG_1S, BARS, OPTION_BARS, OPTION_SNAPSHOTS, QUOTES_1S, TRADES, TableSpec
 from scalper.adapters.store.writer import BulkWriter
 from scalper.apps.context import AppContext
+from scalper.apps.demo_capture import CaptureReport, run_capture
 from scalper.synthetic import columns
 from scalper.synthetic.market import MarketDay, generate_market_days
 from scalper.synthetic.options import OptionDay, generate_option_day
@@ -53,6 +54,7 @@ class DemoReport:
     tallies: dict[str, _Tally] = field(default_factory=dict)
     stored: dict[str, int] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)
+    capture: CaptureReport | None = None
 
 
 @contextlib.contextmanager
@@ -95,6 +97,9 @@ def run_demo(
             for day, options in _generate(start, sessions, seed):
                 report.sessions.append(day)
                 _load(writer, report, day, options)
+        with _step(report, console, "capture a live session through the feed (one injected disconnect)"):
+            capture_day = _next_session(report.sessions[-1].window.day)
+            report.capture = run_capture(url, day=capture_day, seed=seed)
         for spec in (*(s for s, _ in _MARKET_TABLES), *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
@@ -129,8 +134,25 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
     timings = Table("step", "seconds", title="timings")
     for name, seconds in report.steps.items():
         timings.add_row(name, f"{seconds:.2f}")
-    console.print(sessions, stored, timings)
+    console.print(sessions, stored)
+    if report.capture is not None:
+        c = report.capture
+        capture = Table("figure", "value", title=f"live capture of {c.day} (replay server → feed → database)")
+        capture.add_row("events sent / received", f"{c.events_sent:,} / {c.events_received:,}")
+        capture.add_row("SPX+NDX seconds sent / stored", f"{c.index_seconds_sent:,} / {c.index_seconds_stored:,}")
+        capture.add_row("reconnects", str(c.reconnects))
+        capture.add_row("gaps found / repaired", f"{c.gaps} / {c.gaps_repaired}")
+        capture.add_row("seconds backfilled through REST", f"{c.seconds_backfilled:,}")
+        console.print(capture)
+    console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
+
+
+def _next_session(day: dt.date) -> dt.date:
+    from scalper.marketdata.calendar import xnys
+
+    cal = xnys()
+    return cal.next_session(day.isoformat()).date()  # type: ignore[no-any-return]
 
 
 def _et(ns: int) -> str:

@@ -120,6 +120,12 @@ class IngestPipeline:
         if self._sink.pending_rows() >= self._batch_rows:
             self._wake.set()
 
+    def expect_from(self, starts: dict[str, int], reason: str = "restart") -> None:
+        """Seconds of each symbol from ``starts[symbol]`` (ns) on should be stored: the span up to the
+        first bar received becomes a gap to repair (a restart, or a late start into the session)."""
+        for symbol, start_ns in starts.items():
+            self._open_gaps[symbol] = (start_ns - _S, reason)
+
     def on_state(self, state: str, detail: str) -> None:
         """Called by the client: a disconnect opens a possible gap for every symbol seen so far."""
         if state == "disconnected":
@@ -154,7 +160,8 @@ class IngestPipeline:
         """Record every new gap in ``ingest_gaps`` and, with a backfill source, fill it through REST."""
         todo, self._unrepaired = self._unrepaired, []
         if todo:
-            self._unrepaired = await asyncio.to_thread(self._repair, todo)
+            leftover = await asyncio.to_thread(self._repair, todo)
+            self._unrepaired = leftover + self._unrepaired  # gaps found meanwhile stay queued
 
     def _repair(self, todo: list[Gap]) -> list[Gap]:
         for i, gap in enumerate(todo):
