@@ -66,17 +66,26 @@ async def _capture(url: str, data: SyntheticDays, day: dt.date, speed: float, dr
         pipeline.expect_from({s: opened for s in ("I:SPX", "I:NDX", "SPY", "QQQ")}, "late start")
         stop = asyncio.Event()
         tasks = [asyncio.create_task(c.run(stop)) for c in clients] + [asyncio.create_task(pipeline.run(stop))]
-        while server.sent("indices").connections < 2:  # wait for the injected cut and the reconnection
-            await asyncio.sleep(0.1)
-        server.faults = Faults()  # one disconnect is enough for the demo
+        while not all(server.sent(m).connections for m in TOPICS):  # faults are fixed per connection:
+            await asyncio.sleep(0.05)
+        server.faults = Faults()  # only the first connection of each market is cut
         while not all(server.market(m).finished for m in TOPICS):
             await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)
+        await _quiet(pipeline)  # the consumer may still be reading what was already sent
+        pipeline.close_gaps_at(data.days()[0].window.close_ns)  # a cut with no bar after it still counts
         stop.set()
         await asyncio.gather(*tasks)
         pipeline.close()
         sent = sum(server.sent(m).events for m in TOPICS)
         return {"pipeline": pipeline, "sent": sent, "reconnects": sum(sum(c.reconnects.values()) for c in clients)}
+
+
+async def _quiet(pipeline: IngestPipeline, seconds: float = 1.0) -> None:
+    """Wait until no event arrived for ``seconds``."""
+    seen = -1
+    while (now := sum(pipeline.stats.events.values())) != seen:
+        seen = now
+        await asyncio.sleep(seconds)
 
 
 def _forget_day(url: str, day: dt.date) -> None:

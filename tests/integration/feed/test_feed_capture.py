@@ -186,3 +186,36 @@ def test_a_database_outage_spools_to_disk_and_loses_nothing(db_url: str, tmp_pat
     assert state["spooled_max"] > 0  # the outage really happened and was spooled
     assert pipeline.stats.write_failures > 0
     assert sent_seconds("indices") <= stored_seconds(db_url)
+
+
+@pytest.mark.parametrize(("market_open", "stalls"), [(True, True), (False, False)])
+def test_silence_is_a_stall_only_while_the_market_is_open(db_url: str, market_open: bool, stalls: bool) -> None:
+    async def scenario() -> FeedClient:
+        config = ServerConfig(speed=0, api_key="k", faults=Faults(pause_after_frames=50, pause_s=2.0))
+        async with ReplayServer({"indices": lambda: frames("indices")}, config) as server:
+            pipeline = IngestPipeline(lambda: psycopg.connect(db_url, autocommit=True), flush_interval_s=0.1)
+            settings = FeedSettings(
+                url=server.url("indices"),
+                api_key=Secret("k"),
+                topics=TOPICS["indices"],
+                stall_after_s=0.5,
+                backoff=FAST,
+            )
+            client = FeedClient(
+                settings,
+                LiveClock(),
+                pipeline.on_frame,
+                market_open=lambda ns: market_open,
+                on_state=pipeline.on_state,
+                seed=1,
+            )
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
+            await asyncio.sleep(1.8)  # inside the 2 s pause
+            stop.set()
+            await asyncio.gather(*tasks)
+            pipeline.close()
+            return client
+
+    client = asyncio.run(scenario())
+    assert (client.reconnects.get("stall", 0) >= 1) is stalls

@@ -126,6 +126,16 @@ class IngestPipeline:
         for symbol, start_ns in starts.items():
             self._open_gaps[symbol] = (start_ns - _S, reason)
 
+    def close_gaps_at(self, end_ns: int) -> None:
+        """Gaps still open (no bar since the disconnect) end at ``end_ns`` (exclusive): queue them for repair,
+        e.g. at the end of a session captured to its close."""
+        for symbol, (last, reason) in self._open_gaps.items():
+            if last + _S < end_ns:
+                gap = Gap(self._cluster_of(symbol), symbol, last + _S, end_ns - _S, reason)
+                self.gaps.append(gap)
+                self._unrepaired.append(gap)
+        self._open_gaps.clear()
+
     def on_state(self, state: str, detail: str) -> None:
         """Called by the client: a disconnect opens a possible gap for every symbol seen so far."""
         if state == "disconnected":
