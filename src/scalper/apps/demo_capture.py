@@ -17,7 +17,8 @@ import numpy as np
 import psycopg
 
 from scalper.adapters.feed.backoff import Backoff
-from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.capture import Capture
+from scalper.adapters.feed.client import FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.polygon import Faults, ReplayServer, ServerConfig
 from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays, synthetic_sources
@@ -52,32 +53,22 @@ async def _capture(url: str, data: SyntheticDays, day: dt.date, speed: float, dr
         pipeline = IngestPipeline(
             lambda: psycopg.connect(url, autocommit=True), flush_interval_s=0.2, backfill=rest.second_aggs
         )
-        clients = [
-            FeedClient(
-                FeedSettings(url=server.url(m), api_key=Secret(KEY), topics=t, backoff=Backoff(base_s=1.0)),
-                LiveClock(),
-                pipeline.on_frame,
-                market_open=lambda ns: False,
-                on_state=pipeline.on_state,
-            )
+        settings = {
+            m: FeedSettings(url=server.url(m), api_key=Secret(KEY), topics=t, backoff=Backoff(base_s=1.0))
             for m, t in TOPICS.items()
-        ]
+        }
         opened = data.days()[0].window.open_ns
         pipeline.expect_from({s: opened for s in ("I:SPX", "I:NDX", "SPY", "QQQ")}, "late start")
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(c.run(stop)) for c in clients] + [asyncio.create_task(pipeline.run(stop))]
-        while not all(server.sent(m).connections for m in TOPICS):  # faults are fixed per connection:
-            await asyncio.sleep(0.05)
-        server.faults = Faults()  # only the first connection of each market is cut
-        while not all(server.market(m).finished for m in TOPICS):
-            await asyncio.sleep(0.2)
-        await _quiet(pipeline)  # the consumer may still be reading what was already sent
-        pipeline.close_gaps_at(data.days()[0].window.close_ns)  # a cut with no bar after it still counts
-        stop.set()
-        await asyncio.gather(*tasks)
-        pipeline.close()
+        async with Capture(pipeline, settings, LiveClock(), market_open=lambda ns: False) as capture:
+            while not all(server.sent(m).connections for m in TOPICS):  # faults are fixed per connection:
+                await asyncio.sleep(0.05)
+            server.faults = Faults()  # only the first connection of each market is cut
+            while not all(server.market(m).finished for m in TOPICS):
+                await asyncio.sleep(0.2)
+            await _quiet(pipeline)  # the consumer may still be reading what was already sent
+            pipeline.close_gaps_at(data.days()[0].window.close_ns)  # a cut with no bar after it still counts
         sent = sum(server.sent(m).events for m in TOPICS)
-        return {"pipeline": pipeline, "sent": sent, "reconnects": sum(sum(c.reconnects.values()) for c in clients)}
+        return {"pipeline": pipeline, "sent": sent, "reconnects": capture.reconnects()}
 
 
 async def _quiet(pipeline: IngestPipeline, seconds: float = 1.0) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from scalper.adapters.feed.capture import Capture
 from scalper.adapters.feed.client import FeedClient, FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.metrics import FeedMetrics, start_http
@@ -66,35 +67,19 @@ async def _capture(
         metrics=metrics,
         backfill=rest.second_aggs,
     )
-    clients = {
-        market: FeedClient(
-            FeedSettings(
-                url=f"{ctx.config.feed.websocket_base()}/{market}",
-                api_key=key,
-                topics=subs,
-                stall_after_s=ctx.config.feed.stall_after_s,
-            ),
-            LiveClock(),
-            pipeline.on_frame,
-            market_open=is_regular_hours,
-            on_state=pipeline.on_state,
+    settings = {
+        market: FeedSettings(
+            url=f"{ctx.config.feed.websocket_base()}/{market}",
+            api_key=key,
+            topics=subs,
+            stall_after_s=ctx.config.feed.stall_after_s,
         )
         for market, subs in topics(ctx.config.feed).items()
         if subs
     }
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(c.run(stop)) for c in clients.values()]
-    writer = asyncio.create_task(pipeline.run(stop))
-    try:
-        done, _ = await asyncio.wait(tasks, timeout=duration_s, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            task.result()  # a fatal feed error (refused key) ends the capture with its message
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await writer
-        pipeline.close()
-    return IngestReport(pipeline, clients)
+    async with Capture(pipeline, settings, LiveClock(), market_open=is_regular_hours) as capture:
+        await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
+    return IngestReport(pipeline, capture.clients)
 
 
 def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:

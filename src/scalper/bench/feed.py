@@ -24,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from scalper.adapters.feed.backoff import Backoff
-from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.capture import Capture
+from scalper.adapters.feed.client import FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.store.migrations import migrate
 from scalper.config.secrets import Secret
@@ -91,32 +92,29 @@ async def _consume(port: int, url: str, expected: int, latencies: list[int] | No
     clock = LiveClock()
     queue: asyncio.Queue[MarketEvent] = asyncio.Queue(maxsize=1_000_000)
     pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), engine_queue=queue, batch_rows=20_000)
-    settings = FeedSettings(
-        url=f"ws://127.0.0.1:{port}/{MARKET}",
-        api_key=Secret(KEY),
-        topics=TOPICS,
-        backoff=Backoff(base_s=0.05, cap_s=0.5),
-    )
-    client = FeedClient(settings, clock, pipeline.on_frame, market_open=lambda ns: False)
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
+    settings = {
+        MARKET: FeedSettings(
+            url=f"ws://127.0.0.1:{port}/{MARKET}",
+            api_key=Secret(KEY),
+            topics=TOPICS,
+            backoff=Backoff(base_s=0.05, cap_s=0.5),
+        )
+    }
     received, first = 0, 0.0
-    while received < expected:
-        try:
-            events = [await asyncio.wait_for(queue.get(), 30)]
-        except TimeoutError:
-            break
-        while not queue.empty():  # an engine drains what is there, then waits again
-            events.append(queue.get_nowait())
-        now = clock.now_ns()
-        if received == 0:
-            first = time.perf_counter()
-        received += len(events)
-        if latencies is not None:
-            latencies.extend(now - e.ts_recv for e in events if e.ts_recv is not None)
-    stop.set()
-    await asyncio.gather(*tasks)
-    pipeline.close()
+    async with Capture(pipeline, settings, clock, market_open=lambda ns: False):
+        while received < expected:
+            try:
+                events = [await asyncio.wait_for(queue.get(), 30)]
+            except TimeoutError:
+                break
+            while not queue.empty():  # an engine drains what is there, then waits again
+                events.append(queue.get_nowait())
+            now = clock.now_ns()
+            if received == 0:
+                first = time.perf_counter()
+            received += len(events)
+            if latencies is not None:
+                latencies.extend(now - e.ts_recv for e in events if e.ts_recv is not None)
     return received, time.perf_counter() - first
 
 

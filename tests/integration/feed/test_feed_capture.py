@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from scalper.adapters.feed.backoff import Backoff
+from scalper.adapters.feed.capture import Capture
 from scalper.adapters.feed.client import FeedClient, FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.polygon import Faults, ReplayServer, ServerConfig
@@ -59,33 +60,24 @@ async def capture(
     timeout: float = 60,
     expect_frames: int | None = None,
 ) -> tuple[IngestPipeline, FeedClient, ReplayServer]:
+    """Capture ``market`` from a replay server until every expected second is stored (or ``timeout``)."""
     config = ServerConfig(speed=0, api_key="k", faults=faults)
     async with ReplayServer({market: lambda: frames(market)}, config) as server:
         pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), flush_interval_s=0.05)
-        settings = FeedSettings(url=server.url(market), api_key=Secret(key), topics=TOPICS[market], backoff=FAST)
-        client = FeedClient(
-            settings, LiveClock(), pipeline.on_frame, market_open=lambda ns: False, on_state=pipeline.on_state, seed=1
-        )
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
-        expected = sent_seconds(market, expect_frames)
+        settings = {
+            market: FeedSettings(url=server.url(market), api_key=Secret(key), topics=TOPICS[market], backoff=FAST)
+        }
+        expected = {(e[0], e[1]) for e in sent_seconds(market, expect_frames)}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        try:
+        async with Capture(pipeline, settings, LiveClock(), market_open=lambda ns: False, seed=1) as cap:
             while loop.time() < deadline:
                 await asyncio.sleep(0.1)
-                if tasks[0].done():
-                    break
+                cap.check()
                 got = {(e[0], e[1]) for e in stored_seconds(url)}
-                if server.sent(market).connections >= until_connections and {(e[0], e[1]) for e in expected} <= got:
+                if server.sent(market).connections >= until_connections and expected <= got:
                     break
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=tasks[0].done())
-            pipeline.close()
-        if tasks[0].done() and tasks[0].exception():
-            raise tasks[0].exception()  # type: ignore[misc]
-        return pipeline, client, server
+        return pipeline, cap.clients[market], server
 
 
 @pytest.mark.parametrize("market", ["indices", "stocks"])
@@ -147,38 +139,28 @@ def test_a_database_outage_spools_to_disk_and_loses_nothing(db_url: str, tmp_pat
         async with ReplayServer({"indices": lambda: frames("indices")}, config) as server:
             with Spool(tmp_path / "spool", max_bytes=50_000_000) as spool:
                 pipeline = IngestPipeline(connect, flush_interval_s=0.05, spool=spool)
-                settings = FeedSettings(
-                    url=server.url("indices"), api_key=Secret("k"), topics=TOPICS["indices"], backoff=FAST
-                )
-                client = FeedClient(
-                    settings,
-                    LiveClock(),
-                    pipeline.on_frame,
-                    market_open=lambda ns: False,
-                    on_state=pipeline.on_state,
-                    seed=1,
-                )
-                stop = asyncio.Event()
-                tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
-                await asyncio.sleep(1.0)
-                state["up"] = False
-                with psycopg.connect(db_url, autocommit=True) as admin:  # kill the writer's session
-                    admin.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                settings = {
+                    "indices": FeedSettings(
+                        url=server.url("indices"), api_key=Secret("k"), topics=TOPICS["indices"], backoff=FAST
                     )
-                for _ in range(30):
-                    await asyncio.sleep(0.1)
-                    state["spooled_max"] = max(state["spooled_max"], spool.pending())
-                state["up"] = True
-                deadline = asyncio.get_running_loop().time() + 60
-                while asyncio.get_running_loop().time() < deadline:
-                    await asyncio.sleep(0.2)
-                    if server.sent("indices").frames >= len(frames("indices")) and spool.pending() == 0:
-                        break
-                stop.set()
-                await asyncio.gather(*tasks)
-                pipeline.close()
+                }
+                async with Capture(pipeline, settings, LiveClock(), market_open=lambda ns: False, seed=1):
+                    await asyncio.sleep(1.0)
+                    state["up"] = False
+                    with psycopg.connect(db_url, autocommit=True) as admin:  # kill the writer's session
+                        admin.execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
+                    for _ in range(30):
+                        await asyncio.sleep(0.1)
+                        state["spooled_max"] = max(state["spooled_max"], spool.pending())
+                    state["up"] = True
+                    deadline = asyncio.get_running_loop().time() + 60
+                    while asyncio.get_running_loop().time() < deadline:
+                        await asyncio.sleep(0.2)
+                        if server.sent("indices").frames >= len(frames("indices")) and spool.pending() == 0:
+                            break
                 assert spool.pending() == 0
                 return pipeline
 
@@ -194,28 +176,18 @@ def test_silence_is_a_stall_only_while_the_market_is_open(db_url: str, market_op
         config = ServerConfig(speed=0, api_key="k", faults=Faults(pause_after_frames=50, pause_s=2.0))
         async with ReplayServer({"indices": lambda: frames("indices")}, config) as server:
             pipeline = IngestPipeline(lambda: psycopg.connect(db_url, autocommit=True), flush_interval_s=0.1)
-            settings = FeedSettings(
-                url=server.url("indices"),
-                api_key=Secret("k"),
-                topics=TOPICS["indices"],
-                stall_after_s=0.5,
-                backoff=FAST,
-            )
-            client = FeedClient(
-                settings,
-                LiveClock(),
-                pipeline.on_frame,
-                market_open=lambda ns: market_open,
-                on_state=pipeline.on_state,
-                seed=1,
-            )
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
-            await asyncio.sleep(1.8)  # inside the 2 s pause
-            stop.set()
-            await asyncio.gather(*tasks)
-            pipeline.close()
-            return client
+            settings = {
+                "indices": FeedSettings(
+                    url=server.url("indices"),
+                    api_key=Secret("k"),
+                    topics=TOPICS["indices"],
+                    stall_after_s=0.5,
+                    backoff=FAST,
+                )
+            }
+            async with Capture(pipeline, settings, LiveClock(), market_open=lambda ns: market_open, seed=1) as cap:
+                await asyncio.sleep(1.8)  # inside the 2 s pause
+            return cap.clients["indices"]
 
     client = asyncio.run(scenario())
     assert (client.reconnects.get("stall", 0) >= 1) is stalls

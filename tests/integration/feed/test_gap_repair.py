@@ -9,7 +9,8 @@ import numpy as np
 import psycopg
 
 from scalper.adapters.feed.backoff import Backoff
-from scalper.adapters.feed.client import FeedClient, FeedSettings
+from scalper.adapters.feed.capture import Capture
+from scalper.adapters.feed.client import FeedSettings
 from scalper.adapters.feed.ingest import IngestPipeline
 from scalper.adapters.polygon import Faults, ReplayServer, ServerConfig
 from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays, synthetic_sources
@@ -32,30 +33,20 @@ def test_every_second_is_stored_after_drops_are_repaired_through_rest(db_url: st
             pipeline = IngestPipeline(
                 lambda: psycopg.connect(db_url, autocommit=True), flush_interval_s=0.1, backfill=rest.second_aggs
             )
-            settings = FeedSettings(
-                url=server.url("indices"),
-                api_key=Secret("k"),
-                topics=("A.I:SPX",),
-                backoff=Backoff(base_s=0.4, cap_s=0.5),
-            )
-            client = FeedClient(
-                settings,
-                LiveClock(),
-                pipeline.on_frame,
-                market_open=lambda ns: False,
-                on_state=pipeline.on_state,
-                seed=2,
-            )
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(client.run(stop)), asyncio.create_task(pipeline.run(stop))]
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 90
-            while loop.time() < deadline and not server.market("indices").finished:
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(0.5)
-            stop.set()
-            await asyncio.gather(*tasks)
-            pipeline.close()
+            settings = {
+                "indices": FeedSettings(
+                    url=server.url("indices"),
+                    api_key=Secret("k"),
+                    topics=("A.I:SPX",),
+                    backoff=Backoff(base_s=0.4, cap_s=0.5),
+                )
+            }
+            async with Capture(pipeline, settings, LiveClock(), market_open=lambda ns: False, seed=2):
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 90
+                while loop.time() < deadline and not server.market("indices").finished:
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(0.5)
             return pipeline
 
     pipeline = asyncio.run(scenario())

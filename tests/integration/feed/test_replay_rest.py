@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from massive import RESTClient
 from scalper.adapters.polygon.faults import Faults
 from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays
 from scalper.adapters.polygon.replay_server import ReplayServer, ServerConfig
+from scalper.adapters.polygon.testing import running_in_thread
 from scalper.marketdata.aggregate import TradeBars, ValueBars
 from scalper.synthetic.market import INDEX_TICKERS, STOCK_TICKERS, MarketDay
 from scalper.synthetic.polygon_events import snapshot_results
@@ -31,19 +30,9 @@ DATA = SyntheticDays(DAY, 1, seed=3)
 @contextlib.contextmanager
 def running(faults: Faults | None = None) -> Iterator[ReplayServer]:
     """A REST-serving replay server on its own event loop in a thread (the clients here are sync)."""
-    loop = asyncio.new_event_loop()
     server = ReplayServer({}, ServerConfig(api_key=KEY, faults=faults or Faults()), RestApi(DATA, KEY))
-    loop.run_until_complete(server.start())
-    thread = threading.Thread(target=loop.run_forever)
-    thread.start()
-    try:
+    with running_in_thread(server):
         yield server
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.run_until_complete(server.close())
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
-import threading
 from collections.abc import Iterator
 from datetime import date
 
@@ -16,6 +14,7 @@ from scalper.adapters.polygon.faults import Faults
 from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays
 from scalper.adapters.polygon.replay_server import ReplayServer, ServerConfig
 from scalper.adapters.polygon.rest import PolygonRest, RetryPolicy
+from scalper.adapters.polygon.testing import running_in_thread
 from scalper.core.errors import FeedAuthError, FeedError
 from scalper.core.events import MinuteAgg, SecondAgg
 from scalper.synthetic.market import INDEX_TICKERS, STOCK_TICKERS
@@ -28,19 +27,9 @@ FAST = RetryPolicy(attempts=4, base_s=0.001, max_s=0.01)
 @contextlib.contextmanager
 def running(faults: Faults | None = None) -> Iterator[ReplayServer]:
     """A REST-serving replay server on its own event loop in a thread (the client is sync)."""
-    loop = asyncio.new_event_loop()
     server = ReplayServer({}, ServerConfig(api_key=KEY, faults=faults or Faults()), RestApi(DATA, KEY))
-    loop.run_until_complete(server.start())
-    thread = threading.Thread(target=loop.run_forever)
-    thread.start()
-    try:
+    with running_in_thread(server):
         yield server
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.run_until_complete(server.close())
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
 
 
 def client(server: ReplayServer, key: str = KEY, delays: list[float] | None = None) -> PolygonRest:
