@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
+import psycopg
 
 from scalper.adapters.feed.capture import Capture
 from scalper.adapters.feed.client import FeedClient, FeedSettings
@@ -26,7 +29,7 @@ from scalper.apps.context import AppContext
 from scalper.config.model import FeedConfig
 from scalper.core.clock import LiveClock
 from scalper.core.errors import ConfigError
-from scalper.marketdata.calendar import is_regular_hours
+from scalper.marketdata.calendar import is_regular_hours, session_at
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,27 @@ def spool_dir(feed: FeedConfig) -> Path:
     return feed.spool_dir or Path(platformdirs.user_state_dir("scalper")) / "spool"
 
 
+def restart_starts(conn: psycopg.Connection[Any], symbols: Sequence[str], now_ns: int) -> dict[str, int]:
+    """Where each symbol's capture must resume so that today's session has no hole: the second after the
+    last one stored today, or the open. Empty outside regular hours (history is the flat files' job)."""
+    session = session_at(now_ns)
+    if session is None:
+        return {}
+    opened = session[0]
+    starts = dict.fromkeys(symbols, opened)
+    rows = conn.execute(
+        "SELECT symbol, (EXTRACT(EPOCH FROM max(ts)) * 1000000)::int8 * 1000 FROM agg_1s "
+        "WHERE symbol = ANY(%s) AND ts >= 'epoch'::timestamptz + (%s::bigint / 1000) * interval '1 microsecond' "
+        "GROUP BY symbol",
+        (list(symbols), opened),
+    ).fetchall()
+    for symbol, last_ns in rows:
+        starts[symbol] = int(last_ns) + 1_000_000_000
+    return starts
+
+
 async def _capture(
-    ctx: AppContext, url: str, duration_s: float | None, spool: Spool, metrics: FeedMetrics
+    ctx: AppContext, url: str, duration_s: float | None, spool: Spool, metrics: FeedMetrics, starts: dict[str, int]
 ) -> IngestReport:
     key = ctx.secrets.market_data_api_key
     if key is None:
@@ -77,6 +99,7 @@ async def _capture(
         for market, subs in topics(ctx.config.feed).items()
         if subs
     }
+    pipeline.expect_from(starts, "restart")
     async with Capture(pipeline, settings, LiveClock(), market_open=is_regular_hours) as capture:
         await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
     return IngestReport(pipeline, capture.clients)
@@ -93,5 +116,7 @@ def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
         if cfg.metrics.enabled:
             server = stack.enter_context(start_http(metrics.registry, cfg.metrics.host, cfg.metrics.port))
             log.info("metrics on %s", server.url)
-        return asyncio.run(_capture(ctx, url, duration_s, spool, metrics))
+        symbols = [*cfg.feed.index_symbols, *cfg.feed.proxy_symbols]
+        starts = restart_starts(conn, symbols, LiveClock().now_ns())
+        return asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts))
     raise AssertionError("unreachable")

@@ -38,6 +38,13 @@ def is_regular_hours(ts_ns: int) -> bool:
     The open is inclusive and the close exclusive. A binary search over the session bounds: cheap
     enough for the feed's stall check.
     """
+    return session_at(ts_ns) is not None
+
+
+def session_at(ts_ns: int) -> tuple[int, int] | None:
+    """(open_ns, close_ns) of the regular session open at ``ts_ns``, or ``None`` outside regular hours."""
     opens, closes = _session_bounds()
     i = int(np.searchsorted(opens, ts_ns, side="right")) - 1
-    return i >= 0 and ts_ns < int(closes[i])
+    if i < 0 or ts_ns >= int(closes[i]):
+        return None
+    return int(opens[i]), int(closes[i])

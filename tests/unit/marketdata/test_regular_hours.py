@@ -20,3 +20,14 @@ from scalper.marketdata.calendar import is_regular_hours
 )
 def test_regular_hours_follow_the_exchange_calendar(utc: str, open_: bool) -> None:
     assert is_regular_hours(pd.Timestamp(utc, tz="UTC").value) is open_
+
+
+def test_session_at_gives_the_bounds_of_the_open_session() -> None:
+    from scalper.marketdata.calendar import session_at
+
+    inside = pd.Timestamp("2025-11-28 15:00", tz="UTC").value
+    assert session_at(inside) == (
+        pd.Timestamp("2025-11-28 14:30", tz="UTC").value,
+        pd.Timestamp("2025-11-28 18:00", tz="UTC").value,
+    )  # early close
+    assert session_at(pd.Timestamp("2025-11-28 18:00", tz="UTC").value) is None
