@@ -95,6 +95,7 @@ async def _capture(
             api_key=key,
             topics=subs,
             stall_after_s=ctx.config.feed.stall_after_s,
+            compression=ctx.config.feed.compression,
         )
         for market, subs in topics(ctx.config.feed).items()
         if subs

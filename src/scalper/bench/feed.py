@@ -90,7 +90,7 @@ def _scratch_database(admin_url: str) -> Iterator[str]:
 
 async def _consume(port: int, url: str, expected: int, latencies: list[int] | None) -> tuple[int, float]:
     clock = LiveClock()
-    queue: asyncio.Queue[MarketEvent] = asyncio.Queue(maxsize=1_000_000)
+    queue: asyncio.Queue[list[MarketEvent]] = asyncio.Queue(maxsize=100_000)
     pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), engine_queue=queue, batch_rows=20_000)
     settings = {
         MARKET: FeedSettings(
@@ -104,17 +104,18 @@ async def _consume(port: int, url: str, expected: int, latencies: list[int] | No
     async with Capture(pipeline, settings, clock, market_open=lambda ns: False):
         while received < expected:
             try:
-                events = [await asyncio.wait_for(queue.get(), 30)]
+                frames = [await asyncio.wait_for(queue.get(), 30)]
             except TimeoutError:
                 break
             while not queue.empty():  # an engine drains what is there, then waits again
-                events.append(queue.get_nowait())
+                frames.append(queue.get_nowait())
             now = clock.now_ns()
             if received == 0:
                 first = time.perf_counter()
-            received += len(events)
-            if latencies is not None:
-                latencies.extend(now - e.ts_recv for e in events if e.ts_recv is not None)
+            for events in frames:
+                received += len(events)
+                if latencies is not None:
+                    latencies.extend(now - e.ts_recv for e in events if e.ts_recv is not None)
     return received, time.perf_counter() - first
 
 

@@ -16,6 +16,7 @@ from scalper.core.errors import InvariantError
 
 SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
+_INF = math.inf
 
 
 def _require_finite_positive(name: str, value: float) -> None:
@@ -48,6 +49,15 @@ class _Aggregate(msgspec.Struct, frozen=True, kw_only=True):
     ts_recv: int | None = None
 
     def __post_init__(self) -> None:
+        o, h, lo, c = self.open, self.high, self.low, self.close
+        v = self.volume
+        if (
+            0.0 < lo <= o <= h < _INF
+            and lo <= c <= h
+            and self.ts_end > self.ts_event
+            and (v is None or 0.0 <= v < _INF)
+        ):
+            return  # the common case, checked in one expression; the messages come below
         for name in ("open", "high", "low", "close"):
             _require_finite_positive(f"{self.symbol} {name}", getattr(self, name))
         if not (self.low <= min(self.open, self.close) and max(self.open, self.close) <= self.high):
@@ -96,6 +106,8 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     ts_recv: int | None = None
 
     def __post_init__(self) -> None:
+        if 0.0 < self.price < _INF and 0.0 < self.size < _INF:
+            return
         _require_finite_positive(f"{self.symbol} trade price", self.price)
         _require_finite_positive(f"{self.symbol} trade size", self.size)
 
@@ -117,6 +129,9 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     ts_recv: int | None = None
 
     def __post_init__(self) -> None:
+        ok = 0.0 <= self.bid < _INF and 0.0 <= self.ask < _INF
+        if ok and 0.0 <= self.bid_size < _INF and 0.0 <= self.ask_size < _INF:
+            return
         for name in ("bid", "bid_size", "ask", "ask_size"):
             _require_non_negative(f"{self.symbol} {name}", getattr(self, name))
 

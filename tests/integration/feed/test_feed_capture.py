@@ -7,7 +7,7 @@ import json
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pytest
@@ -21,6 +21,7 @@ from scalper.adapters.spool import Spool
 from scalper.config.secrets import Secret
 from scalper.core.clock import LiveClock
 from scalper.core.errors import FeedAuthError
+from scalper.core.events import MarketEvent, Quote, Trade
 from scalper.synthetic.market import generate_market_days
 from scalper.synthetic.polygon_events import Frame, render_frames
 
@@ -59,13 +60,23 @@ async def capture(
     until_connections: int = 1,
     timeout: float = 60,
     expect_frames: int | None = None,
+    compression: Literal["none", "deflate"] = "none",
+    engine: asyncio.Queue[list[MarketEvent]] | None = None,
 ) -> tuple[IngestPipeline, FeedClient, ReplayServer]:
     """Capture ``market`` from a replay server until every expected second is stored (or ``timeout``)."""
     config = ServerConfig(speed=0, api_key="k", faults=faults)
     async with ReplayServer({market: lambda: frames(market)}, config) as server:
-        pipeline = IngestPipeline(lambda: psycopg.connect(url, autocommit=True), flush_interval_s=0.05)
+        pipeline = IngestPipeline(
+            lambda: psycopg.connect(url, autocommit=True), flush_interval_s=0.05, engine_queue=engine
+        )
         settings = {
-            market: FeedSettings(url=server.url(market), api_key=Secret(key), topics=TOPICS[market], backoff=FAST)
+            market: FeedSettings(
+                url=server.url(market),
+                api_key=Secret(key),
+                topics=TOPICS[market],
+                backoff=FAST,
+                compression=compression,
+            )
         }
         expected = {(e[0], e[1]) for e in sent_seconds(market, expect_frames)}
         loop = asyncio.get_running_loop()
@@ -86,6 +97,46 @@ def test_every_second_sent_is_stored(db_url: str, market: str) -> None:
     assert sent_seconds(market) <= stored_seconds(db_url)
     assert pipeline.stats.parse_errors == 0
     assert pipeline.stats.rows_written["agg_1s"] >= len(sent_seconds(market))
+
+
+def _sent(market: str, ev: str, symbol: str) -> list[dict[str, Any]]:
+    return [e for f in frames(market) for e in json.loads(f.data) if e["ev"] == ev and e["sym"] == symbol]
+
+
+@pytest.mark.parametrize("compression", ["none", "deflate"])
+def test_stocks_capture_stores_trades_quote_seconds_and_bars_exactly(
+    db_url: str, compression: Literal["none", "deflate"]
+) -> None:
+    engine: asyncio.Queue[list[MarketEvent]] = asyncio.Queue()
+    pipeline, _, _ = asyncio.run(capture(db_url, "stocks", Faults(), compression=compression, engine=engine))
+    trades, quotes = _sent("stocks", "T", "SPY"), _sent("stocks", "Q", "SPY")
+    with psycopg.connect(db_url) as conn:
+        stored_trades = conn.execute(
+            "SELECT (extract(epoch FROM ts) * 1e3)::int8, sequence, price, size, exchange, trade_id, conditions "
+            "FROM trades WHERE symbol = 'SPY' ORDER BY ts, sequence"
+        ).fetchall()
+        stored_quotes = conn.execute(
+            "SELECT (extract(epoch FROM ts))::int8, bid, bid_size, ask, ask_size, quotes "
+            "FROM quotes_1s WHERE symbol = 'SPY' ORDER BY ts"
+        ).fetchall()
+        minutes = conn.execute("SELECT count(*) FROM bars WHERE symbol = 'SPY' AND timeframe = '1m'").fetchone()
+    assert [tuple(r) for r in stored_trades] == sorted(
+        (t["t"], t["q"], t["p"], t["s"], t["x"], t["i"], ",".join(map(str, t["c"]))) for t in trades
+    )
+    last_of_second: dict[int, tuple[Any, ...]] = {}  # the last NBBO of each second, and how many updates it had
+    for q in quotes:
+        second = q["t"] // 1000
+        count = last_of_second.get(second, (0,) * 5)[-1] + 1
+        last_of_second[second] = (q["bp"], q["bs"], q["ap"], q["as"], count)
+    assert [tuple(r) for r in stored_quotes] == [(s, *v) for s, v in sorted(last_of_second.items())]
+    assert minutes is not None and minutes[0] == len(_sent("stocks", "AM", "SPY"))
+    received: list[MarketEvent] = []
+    while not engine.empty():
+        received.extend(engine.get_nowait())
+    seen = {(e.ts_event // 10**6, e.sequence) for e in received if isinstance(e, Trade) and e.symbol == "SPY"}
+    assert seen == {(t["t"], t["q"]) for t in trades}  # the engine got every trade (a replay may repeat some)
+    latest = pipeline.cache.get("SPY", Quote)
+    assert isinstance(latest, Quote) and latest.bid == quotes[-1]["bp"] and latest.ts_event == quotes[-1]["t"] * 10**6
 
 
 def test_reconnects_after_abrupt_drops_and_loses_nothing(db_url: str) -> None:

@@ -4,7 +4,7 @@ from datetime import date
 from functools import cache
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scalper.adapters.feed.backoff import Backoff
@@ -84,6 +84,7 @@ def test_statuses_and_decimal_volumes() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(cut=st.integers(0, 10_000), noise=st.binary(max_size=20))
+@example(cut=3, noise=b'\x80"')  # invalid UTF-8 inside a string
 def test_corrupt_bytes_never_raise_and_are_reported(cut: int, noise: bytes) -> None:
     data = sample("stocks")[5].data
     corrupt = data[: cut % len(data)] + noise
@@ -94,13 +95,32 @@ def test_corrupt_bytes_never_raise_and_are_reported(cut: int, noise: bytes) -> N
 def test_quotes_reduce_to_the_last_nbbo_of_each_second() -> None:
     sink = EventSink()
     s = 1_000_000_000
-    for ts, bid in ((0, 1.0), (s // 2, 1.01), (s + 1, 1.02), (3 * s, 1.03)):
-        sink.add(Quote(symbol="SPY", ts_event=ts, bid=bid, bid_size=1, ask=bid + 0.01, ask_size=2))
-    open_batches = sink.take()
-    assert open_batches["quotes_1s"]["ts"].tolist() == [0, s]  # the second at 3 s is still open
+
+    def quote(symbol: str, ts: int, bid: float) -> Quote:
+        return Quote(symbol=symbol, ts_event=ts, bid=bid, bid_size=1, ask=bid + 0.01, ask_size=2)
+
+    sink.add([quote("SPY", ts, bid) for ts, bid in ((0, 1.0), (s // 2, 1.01), (s + 1, 1.02), (3 * s, 1.03))])
+    sink.add([quote("QQQ", s, 2.0)])
+    open_batches, held = sink.take().build()
+    assert open_batches["quotes_1s"]["symbol"].tolist() == ["SPY", "SPY"]  # each symbol's latest second is open
+    assert open_batches["quotes_1s"]["ts"].tolist() == [0, s]
     assert open_batches["quotes_1s"]["bid"].tolist() == [1.01, 1.02]
     assert open_batches["quotes_1s"]["quotes"].tolist() == [2, 1]
-    assert sink.take(close_quotes=True)["quotes_1s"]["ts"].tolist() == [3 * s]
+    assert [(q.symbol, q.ts_event) for q in held] == [("SPY", 3 * s), ("QQQ", s)]
+    sink.give_back(held)
+    sink.add([quote("SPY", 3 * s + 5, 1.04), quote("SPY", 4 * s, 1.05)])
+    closed, held = sink.take(close_quotes=True).build()
+    assert held == []
+    rows = list(
+        zip(
+            closed["quotes_1s"]["symbol"],
+            closed["quotes_1s"]["ts"],
+            closed["quotes_1s"]["bid"],
+            closed["quotes_1s"]["quotes"],
+            strict=True,
+        )
+    )
+    assert sorted(rows) == [("QQQ", s, 2.0, 1), ("SPY", 3 * s, 1.04, 2), ("SPY", 4 * s, 1.05, 1)]
 
 
 def test_backoff_grows_to_its_cap_with_jitter_and_long_after_max_connections() -> None:

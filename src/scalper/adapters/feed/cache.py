@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from scalper.core.events import MarketEvent
 
 
@@ -11,11 +13,14 @@ class LatestValues:
     def __init__(self) -> None:
         self._latest: dict[tuple[str, type], MarketEvent] = {}
 
-    def update(self, event: MarketEvent) -> None:
-        key = (event.symbol, type(event))
-        current = self._latest.get(key)
-        if current is None or event.ts_event >= current.ts_event:
-            self._latest[key] = event
+    def update_all(self, events: Iterable[MarketEvent]) -> None:
+        """Take each event that is not older than what is held for its symbol and type."""
+        latest = self._latest
+        for event in events:
+            key = (event.symbol, type(event))
+            current = latest.get(key)
+            if current is None or event.ts_event >= current.ts_event:
+                latest[key] = event
 
     def get(self, symbol: str, kind: type) -> MarketEvent | None:
         return self._latest.get((symbol, kind))

@@ -18,6 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -43,6 +44,7 @@ class FeedSettings:
     api_key: Secret
     topics: tuple[str, ...]  # e.g. ("A.I:SPX", "V.I:SPX")
     stall_after_s: float = 15.0
+    compression: Literal["none", "deflate"] = "none"  # deflate: permessage-deflate, offered to the server
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -52,6 +54,48 @@ class _Disconnect(Exception):
     def __init__(self, reason: ReconnectReason) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Watch:
+    """Watches one connection from the event loop's timer: closes it when capture stops, or when
+    the stream has been silent for ``stall_after_s`` while the market is open (``stalled``).
+    The read loop only stamps ``last_rx``: no timer or task per frame."""
+
+    TICK_S = 0.25
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ws: ClientConnection,
+        stop: asyncio.Event,
+        stall_after_s: float,
+        market_open: Callable[[], bool],
+    ) -> None:
+        self._loop, self._ws, self._stop = loop, ws, stop
+        self._stall_after_s, self._market_open = stall_after_s, market_open
+        self.last_rx = loop.time()
+        self.stalled = False
+        self._closing: asyncio.Task[None] | None = None
+        self._timer = loop.call_later(self.TICK_S, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if self._stop.is_set():
+            self._close()
+            return
+        if now - self.last_rx >= self._stall_after_s:
+            if self._market_open():
+                self.stalled = True
+                self._close()
+                return
+            self.last_rx = now  # silence outside regular hours is normal: count again from here
+        self._timer = self._loop.call_later(self.TICK_S, self._check)
+
+    def _close(self) -> None:
+        self._closing = self._loop.create_task(self._ws.close())
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 class FeedClient:
@@ -97,7 +141,11 @@ class FeedClient:
         authenticated = False
         try:
             async with websockets.connect(
-                self._s.url, max_size=_MAX_FRAME, open_timeout=_HANDSHAKE_TIMEOUT_S, close_timeout=2
+                self._s.url,
+                compression="deflate" if self._s.compression == "deflate" else None,
+                max_size=_MAX_FRAME,
+                open_timeout=_HANDSHAKE_TIMEOUT_S,
+                close_timeout=2,
             ) as ws:
                 await self._handshake(ws)
                 authenticated = True
@@ -137,18 +185,24 @@ class FeedClient:
         return parse_frame(raw, self._clock.now_ns()).statuses
 
     async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), self._s.stall_after_s)
-            except TimeoutError:
-                if self._market_open(self._clock.now_ns()):
-                    raise _Disconnect(ReconnectReason.STALL) from None
-                continue
-            parsed = parse_frame(raw, self._clock.now_ns())
-            for status in parsed.statuses:
-                self._on_status(status)
-            self._on_frame(parsed)
-            await asyncio.sleep(0)  # recv() does not yield while frames are buffered: let the engine run
+        loop = asyncio.get_running_loop()
+        watch = _Watch(loop, ws, stop, self._s.stall_after_s, lambda: self._market_open(self._clock.now_ns()))
+        try:
+            while True:
+                raw = await ws.recv()
+                watch.last_rx = loop.time()
+                parsed = parse_frame(raw, self._clock.now_ns())
+                for status in parsed.statuses:
+                    self._on_status(status)
+                self._on_frame(parsed)
+                await asyncio.sleep(0)  # recv() does not yield while frames are buffered: let the engine run
+        except ConnectionClosed:
+            if watch.stalled:
+                raise _Disconnect(ReconnectReason.STALL) from None
+            if not stop.is_set():
+                raise
+        finally:
+            watch.cancel()
 
     def _on_status(self, status: Status) -> None:
         if status.status in ("max_connections", "slow_consumer", "force_disconnect"):

@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -28,17 +29,18 @@ from scalper.adapters.feed.cache import LatestValues
 from scalper.adapters.feed.gaps import Gap
 from scalper.adapters.feed.parse import Parsed
 from scalper.adapters.feed.reasons import ReconnectReason
-from scalper.adapters.feed.sink import Batch, EventSink
+from scalper.adapters.feed.sink import Batch, EventSink, PendingRows
 from scalper.adapters.metrics import FeedMetrics
 from scalper.adapters.spool import Spool
 from scalper.adapters.store.tables import BULK_TABLES
 from scalper.adapters.store.writer import BulkWriter
 from scalper.core.errors import FeedError, StoreError
-from scalper.core.events import MarketEvent, SecondAgg
+from scalper.core.events import MarketEvent, Quote, SecondAgg
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "scalper_feed"
 _S = 1_000_000_000
+_symbol_of = attrgetter("symbol")
 
 
 def notice_payload(table: str, batch: Batch) -> str:
@@ -72,7 +74,7 @@ class IngestPipeline:
         *,
         flush_interval_s: float = 0.5,
         batch_rows: int = 50_000,
-        engine_queue: asyncio.Queue[MarketEvent] | None = None,
+        engine_queue: asyncio.Queue[list[MarketEvent]] | None = None,
         spool: Spool | None = None,
         metrics: FeedMetrics | None = None,
         backfill: gap_repair.Fetch | None = None,
@@ -98,20 +100,23 @@ class IngestPipeline:
         self.gaps: list[Gap] = []
 
     def on_frame(self, parsed: Parsed) -> None:
-        """Called by the read loop: memory only, O(1) per event."""
-        for event in parsed.events:
-            self._sink.add(event)
-            self.cache.update(event)
-            self.stats.events[type(event).__name__] += 1
-            if self._metrics is not None:
-                self._metrics.event(type(event).__name__, event.symbol)
-            if isinstance(event, SecondAgg):
-                self._track_second(event)
+        """Called by the read loop: memory only, a few dictionary operations per event."""
+        events = parsed.events
+        if events:
+            self._sink.add(events)
+            self.cache.update_all(events)
+            for (kind, symbol), n in Counter(zip(map(type, events), map(_symbol_of, events), strict=True)).items():
+                self.stats.events[kind.__name__] += n
+                if self._metrics is not None:
+                    self._metrics.event(kind.__name__, symbol, n)
+            for event in events:
+                if type(event) is SecondAgg:
+                    self._track_second(event)
             if self._engine is not None:
                 try:
-                    self._engine.put_nowait(event)
+                    self._engine.put_nowait(events)
                 except asyncio.QueueFull:
-                    self.stats.engine_dropped += 1
+                    self.stats.engine_dropped += len(events)
         for issue in parsed.errors:
             self.stats.parse_errors += 1
             if self._metrics is not None:
@@ -192,13 +197,29 @@ class IngestPipeline:
 
     async def flush(self, *, final: bool = False) -> None:
         """Write what is buffered (after anything that failed before) on a worker thread."""
-        batches = list(self._sink.take(close_quotes=final).items())
-        if self._spool is None:
+        pending = self._sink.take(close_quotes=final)
+        held = await asyncio.to_thread(self._build_and_write, pending)
+        self._sink.give_back(held)
+        self._report_depths()
+
+    def _build_and_write(self, pending: PendingRows) -> list[Quote]:
+        built, held = pending.build()
+        batches = list(built.items())
+        if self._spool is not None:
+            self._write_spooled(batches)
+        else:
             batches, self._retry = self._retry + batches, []
             if batches:
-                self._retry = await asyncio.to_thread(self._write, batches)
+                self._retry = self._write(batches)
+        return held
+
+    def _report_depths(self) -> None:
+        if self._metrics is None:
             return
-        await asyncio.to_thread(self._write_spooled, batches)
+        if self._engine is not None:
+            self._metrics.set_queue_depth("engine", self._engine.qsize())
+        self._metrics.set_queue_depth("writer_rows", self._sink.pending_rows())
+        self._metrics.set_queue_depth("writer_batches_waiting", self.pending_batches())
 
     def _write_spooled(self, batches: list[tuple[str, Batch]]) -> None:
         spool = self._spool

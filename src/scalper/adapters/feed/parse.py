@@ -9,6 +9,7 @@ with a reason and skipped; everything good in the frame is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,7 @@ class Parsed:
 
 
 def _agg(w: _Agg, ts_recv: int) -> SecondAgg | MinuteAgg:
-    cls = SecondAgg if isinstance(w, _A) else MinuteAgg
+    cls = SecondAgg if type(w) is _A else MinuteAgg
     volume = float(w.dv) if w.v is None and w.dv is not None else w.v
     day_volume = float(w.dav) if w.av is None and w.dav is not None else w.av
     return cls(
@@ -150,58 +151,67 @@ def _agg(w: _Agg, ts_recv: int) -> SecondAgg | MinuteAgg:
     )
 
 
-def _conditions(c: int | list[int] | None) -> tuple[int, ...]:
-    if c is None:
-        return ()
-    return (c,) if isinstance(c, int) else tuple(c)
+def _value(w: _V, ts_recv: int) -> IndexValue:
+    return IndexValue(symbol=w.T, ts_event=w.t * _MS, value=w.val, ts_recv=ts_recv)
 
 
-def _convert(w: _Wire, ts_recv: int, out: Parsed) -> None:
-    if isinstance(w, _Agg):
-        out.events.append(_agg(w, ts_recv))
-    elif isinstance(w, _V):
-        out.events.append(IndexValue(symbol=w.T, ts_event=w.t * _MS, value=w.val, ts_recv=ts_recv))
-    elif isinstance(w, _T):
-        cls = OptionTrade if w.sym.startswith("O:") else Trade
-        out.events.append(
-            cls(
-                symbol=w.sym,
-                ts_event=w.t * _MS,
-                price=w.p,
-                size=w.s,
-                exchange=w.x,
-                trade_id=w.i,
-                conditions=tuple(w.c),
-                sequence=w.q,
-                tape=w.z,
-                ts_recv=ts_recv,
-            )
-        )
-    elif isinstance(w, _Q):
-        qcls = OptionQuote if w.sym.startswith("O:") else Quote
-        out.events.append(
-            qcls(
-                symbol=w.sym,
-                ts_event=w.t * _MS,
-                bid=w.bp,
-                bid_size=w.bs,
-                ask=w.ap,
-                ask_size=w.ask_size,
-                bid_exchange=w.bx,
-                ask_exchange=w.ax,
-                conditions=_conditions(w.c),
-                sequence=w.q,
-                tape=w.z,
-                ts_recv=ts_recv,
-            )
-        )
-    else:
-        out.statuses.append(Status(w.status, w.message))
+def _trade(w: _T, ts_recv: int) -> Trade:
+    return (OptionTrade if w.sym.startswith("O:") else Trade)(
+        symbol=w.sym,
+        ts_event=w.t * _MS,
+        price=w.p,
+        size=w.s,
+        exchange=w.x,
+        trade_id=w.i,
+        conditions=tuple(w.c),
+        sequence=w.q,
+        tape=w.z,
+        ts_recv=ts_recv,
+    )
+
+
+def _quote(w: _Q, ts_recv: int) -> Quote:
+    c = w.c
+    return (OptionQuote if w.sym.startswith("O:") else Quote)(
+        symbol=w.sym,
+        ts_event=w.t * _MS,
+        bid=w.bp,
+        bid_size=w.bs,
+        ask=w.ap,
+        ask_size=w.ask_size,
+        bid_exchange=w.bx,
+        ask_exchange=w.ax,
+        conditions=() if c is None else (c,) if isinstance(c, int) else tuple(c),
+        sequence=w.q,
+        tape=w.z,
+        ts_recv=ts_recv,
+    )
+
+
+class _StatusInFrame(Exception):
+    """A status object among the events: the frame takes the per-object path."""
+
+
+def _status(w: _Status, ts_recv: int) -> MarketEvent:
+    raise _StatusInFrame
+
+
+_CONVERT: dict[type, Callable[[Any, int], MarketEvent]] = {
+    _A: _agg,
+    _AM: _agg,
+    _V: _value,
+    _T: _trade,
+    _Q: _quote,
+    _Status: _status,
+}
 
 
 def _convert_checked(w: _Wire, ts_recv: int, out: Parsed) -> None:
+    if isinstance(w, _Status):
+        out.statuses.append(Status(w.status, w.message))
+        return
     try:
-        _convert(w, ts_recv, out)
+        out.events.append(_CONVERT[type(w)](w, ts_recv))
     except DataError as exc:
         out.errors.append(ParseIssue(ParseErrorReason.BAD_VALUE, f"invalid event: {exc}"))
 
@@ -209,7 +219,7 @@ def _convert_checked(w: _Wire, ts_recv: int, out: Parsed) -> None:
 def _slow_path(frame: bytes | str, ts_recv: int, out: Parsed) -> None:
     try:
         items = _generic_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         out.errors.append(ParseIssue(ParseErrorReason.BAD_JSON, f"malformed JSON: {exc}; frame starts {_head(frame)}"))
         return
     if not isinstance(items, list):
@@ -239,9 +249,12 @@ def parse_frame(frame: bytes | str, ts_recv: int) -> Parsed:
     out = Parsed()
     try:
         wires = _frame_decoder.decode(frame)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         _slow_path(frame, ts_recv, out)
         return out
-    for w in wires:
-        _convert_checked(w, ts_recv, out)
+    try:  # the common case: data events only, all valid
+        out.events = [_CONVERT[type(w)](w, ts_recv) for w in wires]
+    except (DataError, _StatusInFrame):
+        for w in wires:
+            _convert_checked(w, ts_recv, out)
     return out

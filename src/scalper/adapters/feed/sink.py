@@ -1,118 +1,180 @@
-"""Column buffers that turn feed events into bulk-writer batches, O(1) per event.
+"""Feed events → bulk-writer batches: O(1) appends on the read loop, column building off it.
 
-Second aggregates go to ``agg_1s``, minute aggregates to ``bars`` (1m), trades to ``trades``,
-and quotes are reduced to the last NBBO of each second (``quotes_1s``, with the update count).
-Index values are not stored (the index seconds arrive as ``A`` aggregates); they feed the cache.
+``EventSink.add`` only appends each event to the list of its type, so the websocket read loop
+pays one dictionary lookup per event. ``take`` hands those lists out as a :class:`PendingRows`
+whose ``build`` turns them into column batches (vectorised, on the writer's thread):
+
+- second aggregates → ``agg_1s``, minute aggregates → ``bars`` (1m), trades → ``trades``;
+- quotes are reduced to the last NBBO of each second with the number of updates
+  (``quotes_1s``). A symbol's latest second may still receive quotes, so its quotes are held
+  back (``PendingRows.held``) and go into the next batch, unless the capture is closing.
+
+Index values are not stored (index seconds arrive as ``A`` aggregates) and option events are the
+options capture's business; both are ignored here.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from scalper.core.events import IndexValue, MarketEvent, MinuteAgg, OptionQuote, OptionTrade, Quote, SecondAgg, Trade
+from scalper.core.events import MarketEvent, MinuteAgg, Quote, SecondAgg, Trade
 
 SOURCE = "ws"
 _S = 1_000_000_000
 Batch = dict[str, np.ndarray[Any, Any]]
 
+_AGG_FLOATS = ("open", "high", "low", "close")
+_conditions_text: dict[tuple[int, ...], str] = {}
 
-def _nan(value: float | None) -> float:
-    return math.nan if value is None else value
+
+@dataclass(slots=True)
+class PendingRows:
+    """Events taken from the sink, by kind, in arrival order."""
+
+    seconds: list[SecondAgg] = field(default_factory=list)
+    minutes: list[MinuteAgg] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    close_quotes: bool = False
+
+    def build(self) -> tuple[dict[str, Batch], list[Quote]]:
+        """Column batches by table name, and the quotes held back for the next batch."""
+        out: dict[str, Batch] = {}
+        if self.seconds:
+            out["agg_1s"] = _aggs(self.seconds)
+        if self.minutes:
+            out["bars"] = _aggs(self.minutes) | {"timeframe": np.full(len(self.minutes), "1m", dtype=object)}
+        if self.trades:
+            out["trades"] = _trades(self.trades)
+        held: list[Quote] = []
+        if self.quotes:
+            batch, held = _quote_seconds(self.quotes, close=self.close_quotes)
+            if batch is not None:
+                out["quotes_1s"] = batch
+        return out, held
 
 
 class EventSink:
-    """Accumulates events; ``take()`` hands out the batches and starts empty again."""
+    """Accumulates events; ``take()`` hands them out and starts empty again."""
 
     def __init__(self) -> None:
-        self._seconds: list[tuple[Any, ...]] = []
-        self._minutes: list[tuple[Any, ...]] = []
-        self._trades: list[tuple[Any, ...]] = []
-        self._quotes: list[tuple[Any, ...]] = []
-        self._open_quote: dict[str, list[Any]] = {}  # symbol -> [second_ns, bid, bs, ask, as, count]
+        self._pending = PendingRows()
+        self._lists: dict[type, list[Any]] = {}
+        self._bind()
 
-    def add(self, event: MarketEvent) -> None:
-        """Buffer one event (option events and index values are not stored here)."""
-        if isinstance(event, SecondAgg | MinuteAgg):
-            row = (
-                event.symbol,
-                event.ts_event,
-                event.open,
-                event.high,
-                event.low,
-                event.close,
-                _nan(event.volume),
-                _nan(event.vwap),
-            )
-            (self._seconds if isinstance(event, SecondAgg) else self._minutes).append(row)
-        elif isinstance(event, OptionTrade | OptionQuote | IndexValue):
-            return
-        elif isinstance(event, Trade):
-            self._trades.append(
-                (
-                    event.symbol,
-                    event.ts_event,
-                    event.sequence,
-                    event.price,
-                    event.size,
-                    event.exchange,
-                    event.trade_id,
-                    ",".join(map(str, event.conditions)),
-                    event.tape,
-                )
-            )
-        elif isinstance(event, Quote):
-            self._add_quote(event)
+    def _bind(self) -> None:
+        p = self._pending
+        self._lists = {SecondAgg: p.seconds, MinuteAgg: p.minutes, Trade: p.trades, Quote: p.quotes}
 
-    def _add_quote(self, q: Quote) -> None:
-        second = q.ts_event - q.ts_event % _S
-        cur = self._open_quote.get(q.symbol)
-        if cur is not None and cur[0] != second:
-            self._quotes.append((q.symbol, *cur))
-            cur = None
-        if cur is None:
-            self._open_quote[q.symbol] = [second, q.bid, q.bid_size, q.ask, q.ask_size, 1]
-        else:
-            cur[1:5] = [q.bid, q.bid_size, q.ask, q.ask_size]
-            cur[5] += 1
+    def add(self, events: Iterable[MarketEvent]) -> None:
+        """Buffer the storable events (exact types: option events and index values are skipped)."""
+        lists = self._lists
+        for event in events:
+            target = lists.get(type(event))
+            if target is not None:
+                target.append(event)
 
     def pending_rows(self) -> int:
-        return len(self._seconds) + len(self._minutes) + len(self._trades) + len(self._quotes)
+        p = self._pending
+        return len(p.seconds) + len(p.minutes) + len(p.trades) + len(p.quotes)
 
-    def take(self, *, close_quotes: bool = False) -> dict[str, Batch]:
-        """Batches by table name. Open quote seconds stay buffered unless ``close_quotes``."""
-        if close_quotes:
-            self._quotes += [(sym, *cur) for sym, cur in self._open_quote.items()]
-            self._open_quote.clear()
-        out: dict[str, Batch] = {}
-        if self._seconds:
-            out["agg_1s"] = _aggs(self._seconds)
-        if self._minutes:
-            out["bars"] = _aggs(self._minutes) | {"timeframe": np.full(len(self._minutes), "1m", dtype=object)}
-        if self._trades:
-            out["trades"] = _columns(
-                self._trades,
-                ("symbol", "ts", "sequence", "price", "size", "exchange", "trade_id", "conditions", "tape"),
-            )
-        if self._quotes:
-            out["quotes_1s"] = _columns(self._quotes, ("symbol", "ts", "bid", "bid_size", "ask", "ask_size", "quotes"))
-        self._seconds, self._minutes, self._trades, self._quotes = [], [], [], []
-        return out
+    def take(self, *, close_quotes: bool = False) -> PendingRows:
+        """Everything buffered so far; build it with ``PendingRows.build`` and give back what it holds."""
+        taken, self._pending = self._pending, PendingRows()
+        taken.close_quotes = close_quotes
+        self._bind()
+        return taken
+
+    def give_back(self, held: Sequence[Quote]) -> None:
+        """Quotes of still-open seconds: they precede anything that arrived since ``take``."""
+        self._pending.quotes[:0] = held
 
 
-def _columns(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> Batch:
-    cols = list(zip(*rows, strict=True))
-    out: Batch = {}
-    for name, values in zip(names, cols, strict=True):
-        out[name] = np.array(values, dtype=object if isinstance(values[0], str) else None)
+def _floats(events: Sequence[Any], name: str) -> np.ndarray[Any, Any]:
+    return np.fromiter(map(attrgetter(name), events), dtype=np.float64, count=len(events))
+
+
+def _optional_floats(events: Sequence[Any], name: str) -> np.ndarray[Any, Any]:
+    values = map(attrgetter(name), events)
+    return np.fromiter((math.nan if v is None else v for v in values), dtype=np.float64, count=len(events))
+
+
+def _ints(events: Sequence[Any], name: str) -> np.ndarray[Any, Any]:
+    return np.fromiter(map(attrgetter(name), events), dtype=np.int64, count=len(events))
+
+
+def _objects(events: Sequence[Any], name: str) -> np.ndarray[Any, Any]:
+    out = np.empty(len(events), dtype=object)
+    out[:] = list(map(attrgetter(name), events))
     return out
 
 
-def _aggs(rows: list[tuple[Any, ...]]) -> Batch:
-    batch = _columns(rows, ("symbol", "ts", "open", "high", "low", "close", "volume", "vwap"))
-    n = len(rows)
-    batch["trades"] = np.full(n, np.nan)
-    batch["source"] = np.full(n, SOURCE, dtype=object)
+def _aggs(bars: Sequence[SecondAgg | MinuteAgg]) -> Batch:
+    batch: Batch = {"symbol": _objects(bars, "symbol"), "ts": _ints(bars, "ts_event")}
+    for name in _AGG_FLOATS:
+        batch[name] = _floats(bars, name)
+    batch["volume"] = _optional_floats(bars, "volume")
+    batch["vwap"] = _optional_floats(bars, "vwap")
+    batch["trades"] = np.full(len(bars), np.nan)
+    batch["source"] = np.full(len(bars), SOURCE, dtype=object)
     return batch
+
+
+def conditions_text(conditions: tuple[int, ...]) -> str:
+    """``(12, 37)`` → ``"12,37"`` (memoised: a feed uses few distinct combinations)."""
+    text = _conditions_text.get(conditions)
+    if text is None:
+        if len(_conditions_text) > 4096:
+            _conditions_text.clear()
+        text = _conditions_text[conditions] = ",".join(map(str, conditions))
+    return text
+
+
+def _trades(trades: Sequence[Trade]) -> Batch:
+    conditions = np.empty(len(trades), dtype=object)
+    conditions[:] = [conditions_text(c) for c in map(attrgetter("conditions"), trades)]
+    return {
+        "symbol": _objects(trades, "symbol"),
+        "ts": _ints(trades, "ts_event"),
+        "sequence": _ints(trades, "sequence"),
+        "price": _floats(trades, "price"),
+        "size": _floats(trades, "size"),
+        "exchange": _ints(trades, "exchange"),
+        "trade_id": _objects(trades, "trade_id"),
+        "conditions": conditions,
+        "tape": _ints(trades, "tape"),
+    }
+
+
+def _quote_seconds(quotes: Sequence[Quote], *, close: bool) -> tuple[Batch | None, list[Quote]]:
+    """Last NBBO and update count per (symbol, second); the latest second of each symbol is held
+    back unless ``close``."""
+    n = len(quotes)
+    symbols, codes = np.unique(_objects(quotes, "symbol"), return_inverse=True)
+    ts = _ints(quotes, "ts_event")
+    second = ts - ts % _S
+    order = np.lexsort((np.arange(n), second, codes))  # by symbol, then second, then arrival
+    c, s = codes[order], second[order]
+    ends = np.flatnonzero(np.r_[(c[1:] != c[:-1]) | (s[1:] != s[:-1]), True])  # last of each group
+    starts = np.r_[0, ends[:-1] + 1]
+    keep = np.ones(ends.size, dtype=bool)
+    held: list[Quote] = []
+    if not close:
+        latest = np.r_[c[ends][1:] != c[ends][:-1], True]  # each symbol's last group is its latest second
+        keep = ~latest
+        spans = [order[lo : hi + 1] for lo, hi in zip(starts[latest], ends[latest], strict=True)]
+        held = [quotes[i] for i in np.sort(np.concatenate(spans))]  # in arrival order
+    if not keep.any():
+        return None, held
+    last = order[ends[keep]]
+    batch: Batch = {"symbol": symbols[c[ends[keep]]].astype(object), "ts": s[ends[keep]]}
+    for column, name in (("bid", "bid"), ("bid_size", "bid_size"), ("ask", "ask"), ("ask_size", "ask_size")):
+        batch[column] = _floats(quotes, name)[last]
+    batch["quotes"] = (ends - starts + 1)[keep].astype(np.int64)
+    return batch, held
