@@ -55,6 +55,12 @@ def spool_dir(feed: FeedConfig) -> Path:
     return feed.spool_dir or Path(platformdirs.user_state_dir("scalper")) / "spool"
 
 
+def session_close(ts_ns: int) -> int | None:
+    """The close (ns) of the regular session open at ``ts_ns``; None outside regular hours."""
+    session = session_at(ts_ns)
+    return None if session is None else session[1]
+
+
 def restart_starts(conn: psycopg.Connection[Any], symbols: Sequence[str], now_ns: int) -> dict[str, int]:
     """Where each symbol's capture must resume so that today's session has no hole: the second after the
     last one stored today, or the open. Empty outside regular hours (history is the flat files' job)."""
@@ -101,8 +107,12 @@ async def _capture(
         if subs
     }
     pipeline.expect_from(starts, "restart")
-    async with Capture(pipeline, settings, LiveClock(), market_open=is_regular_hours) as capture:
-        await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
+    clock = LiveClock()
+    async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
+        try:
+            await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
+        finally:  # what is still missing since a disconnect is repaired before the process ends
+            pipeline.close_gaps_at(clock.now_ns(), session_close=session_close)
     return IngestReport(pipeline, capture.clients)
 
 

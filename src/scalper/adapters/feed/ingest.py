@@ -131,14 +131,23 @@ class IngestPipeline:
         for symbol, start_ns in starts.items():
             self._open_gaps[symbol] = (start_ns - _S, reason)
 
-    def close_gaps_at(self, end_ns: int) -> None:
+    def close_gaps_at(self, end_ns: int, *, session_close: Callable[[int], int | None] | None = None) -> None:
         """Gaps still open (no bar since the disconnect) end at ``end_ns`` (exclusive): queue them for repair,
-        e.g. at the end of a session captured to its close."""
+        e.g. when capture stops. With ``session_close`` (a second → the close of its regular session, or None
+        outside regular hours) a gap ends at its session's close and seconds outside regular hours are no gap."""
         for symbol, (last, reason) in self._open_gaps.items():
-            if last + _S < end_ns:
-                gap = Gap(self._cluster_of(symbol), symbol, last + _S, end_ns - _S, reason)
+            first, end = last + _S, end_ns
+            if session_close is not None:
+                close = session_close(first)
+                if close is None:
+                    continue
+                end = min(end, close)
+            if first < end:
+                gap = Gap(self._cluster_of(symbol), symbol, first, end - _S, reason)
                 self.gaps.append(gap)
                 self._unrepaired.append(gap)
+                if self._metrics is not None:
+                    self._metrics.gap_found()
         self._open_gaps.clear()
 
     def on_state(self, state: str, detail: str) -> None:
