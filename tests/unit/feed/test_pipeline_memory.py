@@ -83,3 +83,25 @@ def test_gaps_still_open_at_the_stop_end_at_the_stop_or_the_session_close(
     assert [(g.start_ns, g.end_ns) for g in pipeline.gaps] == ([expected] if expected else [])
     pipeline.close_gaps_at(300 * S)  # closing again finds nothing open
     assert len(pipeline.gaps) == (1 if expected else 0)
+
+
+def test_queue_depths_are_reported_after_each_flush() -> None:
+    from scalper.adapters.metrics import FeedMetrics
+    from scalper.core.clock import ReplayClock
+    from scalper.core.events import IndexValue
+
+    async def run() -> dict[str, float]:
+        metrics = FeedMetrics(ReplayClock(0))
+        engine: asyncio.Queue[list[MarketEvent]] = asyncio.Queue()
+        pipeline = IngestPipeline(_no_database, engine_queue=engine, metrics=metrics)
+        for t in range(3):  # index values are not stored: the flush has nothing to write
+            pipeline.on_frame(frame(IndexValue(symbol="I:SPX", ts_event=t * S, value=5000.0)))
+        await pipeline.flush()
+        return {
+            s.labels["queue"]: s.value
+            for m in metrics.registry.collect()
+            if m.name == "scalper_queue_depth"
+            for s in m.samples
+        }
+
+    assert asyncio.run(run()) == {"engine": 3.0, "writer_rows": 0.0, "writer_batches_waiting": 0.0}
