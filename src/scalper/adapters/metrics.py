@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -95,12 +96,21 @@ class FeedMetrics:
         self.gaps_found = Counter("scalper_feed_gaps_found", "Gaps found in the captured data", registry=r)
         self.gaps_filled = Counter("scalper_feed_gaps_filled", "Gaps filled by a backfill", registry=r)
         self._since = _SinceLastEvent(clock)
+        self._event_children: dict[tuple[str, str], tuple[Any, str]] = {}
         r.register(self._since)
 
     def event(self, event_type: str, symbol: str, n: int = 1) -> None:
-        """Count ``n`` events of one type for one symbol, and note they arrived now."""
-        sym = self._symbol(symbol)
-        self.events.labels(type=self._type(event_type), symbol=sym).inc(n)
+        """Count ``n`` events of one type for one symbol, and note they arrived now (called per frame:
+        the labelled child is looked up once per type and symbol, not per call)."""
+        found = self._event_children.get((event_type, symbol))
+        if found is None:
+            sym = self._symbol(symbol)
+            found = self._event_children[(event_type, symbol)] = (
+                self.events.labels(type=self._type(event_type), symbol=sym),
+                sym,
+            )
+        child, sym = found
+        child.inc(n)
         self._since.mark(sym, self._clock.now_ns())
 
     def parse_error(self, reason: ParseErrorReason) -> None:

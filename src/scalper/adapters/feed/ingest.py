@@ -19,7 +19,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -40,7 +39,6 @@ from scalper.core.events import MarketEvent, Quote, SecondAgg
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "scalper_feed"
 _S = 1_000_000_000
-_symbol_of = attrgetter("symbol")
 
 
 def notice_payload(table: str, batch: Batch) -> str:
@@ -105,13 +103,17 @@ class IngestPipeline:
         if events:
             self._sink.add(events)
             self.cache.update_all(events)
-            for (kind, symbol), n in Counter(zip(map(type, events), map(_symbol_of, events), strict=True)).items():
+            counts: dict[tuple[type, str], int] = {}
+            for event in events:
+                kind = type(event)
+                key = (kind, event.symbol)
+                counts[key] = counts.get(key, 0) + 1
+                if kind is SecondAgg:
+                    self._track_second(event)  # type: ignore[arg-type]
+            for (kind, symbol), n in counts.items():
                 self.stats.events[kind.__name__] += n
                 if self._metrics is not None:
                     self._metrics.event(kind.__name__, symbol, n)
-            for event in events:
-                if type(event) is SecondAgg:
-                    self._track_second(event)
             if self._engine is not None:
                 try:
                     self._engine.put_nowait(events)
