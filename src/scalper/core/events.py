@@ -29,7 +29,7 @@ def _require_non_negative(name: str, value: float) -> None:
         raise InvariantError(f"{name}: expected a finite number >= 0, was {value!r}")
 
 
-class _Aggregate(msgspec.Struct, frozen=True, kw_only=True):
+class _Aggregate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """OHLC over the window [ts_event, ts_end); volume fields are None for indices."""
 
     symbol: str
@@ -79,7 +79,7 @@ class MinuteAgg(_Aggregate, frozen=True, kw_only=True):
     """A one-minute aggregate (websocket ``AM``)."""
 
 
-class IndexValue(msgspec.Struct, frozen=True, kw_only=True):
+class IndexValue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An index value print (websocket ``V``)."""
 
     symbol: str
@@ -91,7 +91,7 @@ class IndexValue(msgspec.Struct, frozen=True, kw_only=True):
         _require_finite_positive(f"{self.symbol} value", self.value)
 
 
-class Trade(msgspec.Struct, frozen=True, kw_only=True):
+class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A stock or option trade (websocket ``T``)."""
 
     symbol: str
@@ -112,7 +112,7 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
         _require_finite_positive(f"{self.symbol} trade size", self.size)
 
 
-class Quote(msgspec.Struct, frozen=True, kw_only=True):
+class Quote(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A top-of-book quote (websocket ``Q``). A zero price means no bid/ask on that side."""
 
     symbol: str

@@ -31,7 +31,7 @@ from scalper.core.events import (
 _MS = 1_000_000
 
 
-class _Agg(msgspec.Struct, tag_field="ev", forbid_unknown_fields=False):
+class _Agg(msgspec.Struct, tag_field="ev", forbid_unknown_fields=False, gc=False):
     sym: str
     o: float
     h: float
@@ -57,13 +57,13 @@ class _AM(_Agg, tag="AM"):
     pass
 
 
-class _V(msgspec.Struct, tag_field="ev", tag="V"):
+class _V(msgspec.Struct, tag_field="ev", tag="V", gc=False):
     val: float
     T: str
     t: int
 
 
-class _T(msgspec.Struct, tag_field="ev", tag="T"):
+class _T(msgspec.Struct, tag_field="ev", tag="T", gc=False):
     sym: str
     p: float
     s: float
@@ -75,7 +75,7 @@ class _T(msgspec.Struct, tag_field="ev", tag="T"):
     z: int = 0
 
 
-class _Q(msgspec.Struct, tag_field="ev", tag="Q"):
+class _Q(msgspec.Struct, tag_field="ev", tag="Q", gc=False):
     sym: str
     t: int
     bp: float = 0.0
