@@ -102,18 +102,15 @@ class IngestPipeline:
         events = parsed.events
         if events:
             self._sink.add(events)
-            self.cache.update_all(events)
-            counts: dict[tuple[type, str], int] = {}
-            for event in events:
-                kind = type(event)
-                key = (kind, event.symbol)
-                counts[key] = counts.get(key, 0) + 1
-                if kind is SecondAgg:
-                    self._track_second(event)  # type: ignore[arg-type]
+            counts = self.cache.update_all(events)
             for (kind, symbol), n in counts.items():
                 self.stats.events[kind.__name__] += n
                 if self._metrics is not None:
                     self._metrics.event(kind.__name__, symbol, n)
+            if any(kind is SecondAgg for kind, _ in counts):
+                for event in events:
+                    if type(event) is SecondAgg:
+                        self._track_second(event)
             if self._engine is not None:
                 try:
                     self._engine.put_nowait(events)
