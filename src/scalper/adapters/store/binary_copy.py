@@ -47,20 +47,29 @@ class Column:
 
 @dataclass(slots=True)
 class _Prepared:
-    values: npt.NDArray[Any]  # fixed-width values, or the distinct encoded values of a text column
+    values: npt.NDArray[Any]  # one value per row, or (with codes) the distinct encoded values of a text column
     nulls: npt.NDArray[np.bool_] | None
     lengths: npt.NDArray[np.int64] | None  # variable-width only: byte length of each row's value
-    codes: npt.NDArray[np.intp] | None = None  # variable-width only: row -> index into values
+    codes: npt.NDArray[np.intp] | None = None  # factorised text only: row -> index into values
 
 
 def _prepare_text(col: Column, values: npt.NDArray[Any], n: int) -> _Prepared:
-    """Factorise: text columns repeat few values (symbols, sources), so encode each once."""
+    """Text as UTF-8 bytes: ASCII columns (symbols, trade ids, condition lists) are encoded row by
+    row by numpy in C; other text is factorised and each distinct value encoded once."""
+    nulls = np.asarray(pd.isna(values), dtype=bool)
+    if nulls.any() and not col.nullable:
+        raise DataError(f"column {col.name}: expected no NULLs, found {int(nulls.sum())}")
+    if col.pg_type == "text":
+        try:
+            table = values.astype("S")  # str(value) as ASCII; raises on anything else
+        except UnicodeEncodeError:
+            pass
+        else:
+            lengths = np.where(nulls, 0, np.char.str_len(table).astype(np.int64))
+            return _Prepared(table, nulls if nulls.any() else None, lengths)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     prefix = b"\x01" if col.pg_type == "jsonb" else b""  # jsonb binary format version 1
     encoded = [prefix + (u if isinstance(u, bytes) else str(u).encode()) for u in uniques]
-    nulls = codes < 0
-    if nulls.any() and not col.nullable:
-        raise DataError(f"column {col.name}: expected no NULLs, found {int(nulls.sum())}")
     unique_lengths = np.array([len(e) for e in encoded] or [0], dtype=np.int64)
     lengths = np.where(nulls, 0, unique_lengths[np.maximum(codes, 0)])
     table = np.array(encoded or [b""], dtype="S")
@@ -121,8 +130,7 @@ def _encode_group(columns: Sequence[Column], prepared: Sequence[_Prepared], rows
             arr[f"l{i}"] = -1
         elif p.lengths is not None:
             arr[f"l{i}"] = p.lengths[first]
-            assert p.codes is not None
-            arr[f"v{i}"] = p.values[p.codes[rows]]
+            arr[f"v{i}"] = p.values[rows if p.codes is None else p.codes[rows]]
         else:
             arr[f"l{i}"] = np.dtype(_FIXED[col.pg_type]).itemsize
             arr[f"v{i}"] = p.values[rows]
