@@ -34,6 +34,7 @@ from scalper.core.errors import FeedAuthError, FeedError
 log = logging.getLogger(__name__)
 _MAX_FRAME = 8 * 1024 * 1024
 _HANDSHAKE_TIMEOUT_S = 10.0
+_YIELD_EVERY_S = 0.001
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,15 +188,18 @@ class FeedClient:
     async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         watch = _Watch(loop, ws, stop, self._s.stall_after_s, lambda: self._market_open(self._clock.now_ns()))
+        yielded = loop.time()
         try:
             while True:
                 raw = await ws.recv()
-                watch.last_rx = loop.time()
+                now = watch.last_rx = loop.time()
                 parsed = parse_frame(raw, self._clock.now_ns())
                 for status in parsed.statuses:
                     self._on_status(status)
                 self._on_frame(parsed)
-                await asyncio.sleep(0)  # recv() does not yield while frames are buffered: let the engine run
+                if now - yielded >= _YIELD_EVERY_S:  # recv() does not yield while frames are buffered:
+                    await asyncio.sleep(0)  # during a burst, let the engine and the writer run every millisecond
+                    yielded = loop.time()
         except ConnectionClosed:
             if watch.stalled:
                 raise _Disconnect(ReconnectReason.STALL) from None
