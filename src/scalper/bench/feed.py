@@ -155,7 +155,7 @@ def _stored_rows(url: str) -> dict[str, int]:
         }
 
 
-def run(admin_url: str, frames: int = 6_000) -> dict[str, Any]:
+def run(admin_url: str, frames: int = 20_000) -> dict[str, Any]:
     """Measure on the server of ``admin_url`` (a scratch database is created and dropped).
 
     ``lost`` counts the events the engine never received plus the rows the database lacks (one row per
