@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import psycopg
 
 from scalper.adapters.feed import gaps as gap_repair
@@ -44,7 +45,7 @@ _S = 1_000_000_000
 def notice_payload(table: str, batch: Batch) -> str:
     """What a NOTIFY says about a committed batch: table, rows, time range and symbols (< 8000 bytes)."""
     ts = batch["ts"]
-    symbols = sorted({str(s) for s in batch["symbol"]})[:50]
+    symbols = sorted(str(s) for s in pd.unique(batch["symbol"]))[:50]
     return json.dumps(
         {"table": table, "rows": int(ts.size), "from_ns": int(ts.min()), "to_ns": int(ts.max()), "symbols": symbols}
     )
