@@ -237,26 +237,69 @@ def replay_server(
     start: Annotated[str, typer.Option(help="First synthetic session (YYYY-MM-DD).")] = "2025-11-25",
     sessions: Annotated[int, typer.Option(help="Synthetic sessions to replay.", min=1)] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+    timeline: Annotated[
+        str,
+        typer.Option(
+            help="replay: each connection replays from the first session; live: one market clock running from "
+            "server start, a client gets only what is sent while it is subscribed (backfill over REST)."
+        ),
+    ] = "replay",
+    anchor_epoch_ns: Annotated[
+        int | None,
+        typer.Option(
+            help="Live timeline: Unix time (ns) at which the first session's open goes out (may be in the past: "
+            "what the market already passed is never sent). A server restarted with the same value resumes "
+            "where the market is. Default: the market starts when the server does."
+        ),
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="synthetic: the generated market (--seed); db: the sessions recorded in the configured "
+            "database (seconds, minute bars, trades, one NBBO per second), from --start."
+        ),
+    ] = "synthetic",
 ) -> None:
     """Serve a synthetic market over the exact Polygon/Massive websocket protocol.
 
     Handshake, auth, per-topic subscribe acks and JSON-array frames with millisecond timestamps,
-    as the real service; each connection replays from the first session. Stop with Ctrl-C.
+    as the real service, plus REST aggregates on the same port; by default each connection
+    replays from the first session (--timeline live: one shared market clock). Stop with Ctrl-C.
     """
 
     def body() -> None:
         import asyncio
+        import contextlib
+        import functools
 
         from scalper.adapters.polygon.replay_server import serve
+        from scalper.adapters.store import connect
 
-        coro = serve(
-            host, port, speed=speed, api_key=api_key, start=_date("--start", start), sessions=sessions, seed=seed
-        )
-        console.print(f"replay server on ws://{host}:{port}/{{indices,stocks,options}} (Ctrl-C stops)")
-        try:
-            asyncio.run(coro)
-        except KeyboardInterrupt:
-            console.print("stopped")
+        if source not in ("synthetic", "db"):
+            raise ConfigError(f"--source: value {source!r} is invalid: expected synthetic or db")
+        with contextlib.ExitStack() as stack:
+            recorded = None
+            if source == "db":
+                ctx = _context()
+                url, _ = stack.enter_context(ctx.database())
+                recorded = functools.partial(connect, url, timeout_s=ctx.config.database.connect_timeout_s)
+            coro = serve(
+                host,
+                port,
+                speed=speed,
+                api_key=api_key,
+                start=_date("--start", start),
+                sessions=sessions,
+                seed=seed,
+                timeline=timeline,
+                anchor_epoch_ns=anchor_epoch_ns,
+                recorded=recorded,
+            )
+            console.print(f"replay server on ws://{host}:{port}/{{indices,stocks,options}} (Ctrl-C stops)")
+            try:
+                asyncio.run(coro)
+            except KeyboardInterrupt:
+                console.print("stopped")
 
     _run(body)
 

@@ -123,4 +123,7 @@ def test_subscriptions_filter_matches_the_test_filter() -> None:
     frame = session_frames("indices")[200]
     cut = subs.filter(frame.data)
     assert cut is not None
-    assert cut[1] == expected_events([frame], ["A.*", "V.I:SPX"])
+    wanted = expected_events([frame], ["A.*", "V.I:SPX"])
+    assert 0 < cut[1] == len(wanted) < len(json.loads(frame.data))  # the frame was cut
+    assert json.loads(cut[0]) == wanted
+    assert subs.filter(b'[{"ev":"T","sym":"SPY","p":1}]') is None

@@ -65,21 +65,23 @@ class FaultPlan:
     aggregate_frames: int = 0
     a_frames: int = 0
 
-    def extras(self, data: bytes, events: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    def extras(self, data: bytes) -> list[tuple[str, bytes]]:
         """Count one data frame and return ``(kind, frame)`` pairs to send right after it."""
         self.frames += 1
         out: list[tuple[str, bytes]] = []
         f = self.faults
-        aggregate = next((e for e in events if e.get("ev") in AGGREGATES), None)
-        if aggregate is not None:
-            self.aggregate_frames += 1
-            if _due(f.duplicate_every, self.aggregate_frames):
-                out.append(("duplicate", _frame([aggregate])))
-        bar = next((e for e in events if e.get("ev") == "A"), None)
-        if bar is not None:
-            self.a_frames += 1
-            if _due(f.correct_every, self.a_frames):
-                out.append(("correction", _frame([corrected(bar)])))
+        if f.duplicate_every is not None or f.correct_every is not None:  # only these look inside the frame
+            events: list[dict[str, Any]] = json.loads(data)
+            aggregate = next((e for e in events if e.get("ev") in AGGREGATES), None)
+            if aggregate is not None:
+                self.aggregate_frames += 1
+                if _due(f.duplicate_every, self.aggregate_frames):
+                    out.append(("duplicate", _frame([aggregate])))
+            bar = next((e for e in events if e.get("ev") == "A"), None)
+            if bar is not None:
+                self.a_frames += 1
+                if _due(f.correct_every, self.a_frames):
+                    out.append(("correction", _frame([corrected(bar)])))
         if _due(f.malformed_every, self.frames):
             out.append(("malformed", truncated(data)))
         return out

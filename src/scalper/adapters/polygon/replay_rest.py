@@ -1,4 +1,4 @@
-"""The replay server's REST endpoints (POLYGON.md), answered from the synthetic sessions it replays.
+"""The replay server's REST endpoints (POLYGON.md), answered from the sessions it replays.
 
 * ``GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}``: ``timespan``
   ``second``, ``minute``, ``hour`` (any multiplier; windows aligned on Unix-epoch multiples,
@@ -15,8 +15,9 @@
 Auth: ``Authorization: Bearer KEY`` or ``apiKey=KEY``; 401 when missing or not the configured
 key. Faults: ``rest_rate_limit_after``/``rest_rate_limit_count`` (429) and ``rest_forbidden``
 (403 on index aggregates). Error bodies: ``{"status":"ERROR","request_id":...,"error":...}``.
-Handlers are synchronous (run in a worker thread by the server). :class:`SyntheticDays` caches
-the generated sessions; :func:`synthetic_sources` renders the websocket frames from the same cache.
+Handlers are synchronous (run in a worker thread by the server). The data behind the answers is
+a :class:`RestData`: :class:`SyntheticDays` (generated sessions, cached; :func:`synthetic_sources`
+renders the websocket frames from the same cache) or ``recorded.RecordedDays`` (the database).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import math
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import numpy as np
@@ -52,6 +53,25 @@ CHAIN_UNDERLYINGS: Final = {"SPX": 0, "I:SPX": 0, "SPY": 1}
 FORBIDDEN_MESSAGE: Final = "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"
 
 Body = dict[str, Any]
+
+
+class RestData(Protocol):
+    """What :class:`RestApi` needs from the sessions it serves: aggregate results and the chain.
+
+    Implementations are called from worker threads and must be thread-safe.
+    """
+
+    def agg_rows(
+        self, ticker: str, width_ns: int | None, lo_ns: int, hi_ns: int, *, descending: bool, limit: int
+    ) -> list[Body]:
+        """At most ``limit`` aggregate results of ``ticker`` for windows of ``width_ns`` (None: day
+        bars) starting in ``[lo_ns, hi_ns]``, ordered by ``t`` (newest first when ``descending``).
+        Index results carry only ``o,h,l,c,t``; stock results add ``v,vw,n``. An unknown ticker has none."""
+        ...
+
+    def chain_results(self, underlying: str) -> list[Body]:
+        """The ``/v3/snapshot/options/{underlying}`` results (unfiltered), empty when there is no chain."""
+        ...
 
 
 def is_rest_path(path: str) -> bool:
@@ -106,6 +126,33 @@ class SyntheticDays:
             if key not in self._bars:
                 self._bars[key] = _bars_of_width(day, kind, width_ns)
             return self._bars[key]
+
+    def agg_rows(
+        self, ticker: str, width_ns: int | None, lo_ns: int, hi_ns: int, *, descending: bool, limit: int
+    ) -> list[Body]:
+        """:meth:`RestData.agg_rows` over the generated sessions (bars exact from the ticks/trades)."""
+        if ticker in INDEX_TICKERS:
+            kind, code, render = "index", INDEX_TICKERS.index(ticker), _index_result
+        elif ticker in STOCK_TICKERS:
+            kind, code, render = "stock", STOCK_TICKERS.index(ticker), _stock_result
+        else:
+            return []  # the service answers an unknown ticker with no results, not an error
+        rows: list[Body] = []
+        for day in self.days():
+            if day.window.midnight_ns + 86_400 * NS_PER_S <= lo_ns or day.window.midnight_ns > hi_ns:
+                continue
+            bars = self.bars(day, kind, width_ns)
+            picked = (bars.symbol == code) & (bars.start_ns >= lo_ns) & (bars.start_ns <= hi_ns)
+            rows += [render(bars, i) for i in np.flatnonzero(picked).tolist()]
+        rows.sort(key=lambda r: int(r["t"]), reverse=descending)
+        return rows[:limit]
+
+    def chain_results(self, underlying: str) -> list[Body]:
+        """The chain of the last served session at its close (SPX/I:SPX or SPY)."""
+        if underlying not in CHAIN_UNDERLYINGS:
+            return []
+        day = self.days()[-1]
+        return snapshot_results(self.options(day), day, CHAIN_UNDERLYINGS[underlying])
 
 
 def synthetic_sources(
@@ -172,7 +219,7 @@ class _Request:
 class RestApi:
     """Answers REST requests; :meth:`handle` is thread-safe and returns (HTTP status, JSON text)."""
 
-    def __init__(self, data: SyntheticDays, api_key: str | None = None) -> None:
+    def __init__(self, data: RestData, api_key: str | None = None) -> None:
         self.data = data
         self.api_key = api_key
         self._lock = threading.Lock()
@@ -237,8 +284,7 @@ class RestApi:
         adjusted = query.get("adjusted", "true")
         if adjusted not in ("true", "false"):
             raise _bad("adjusted", f"expected true or false, was {adjusted!r}")
-        rows = self._agg_rows(ticker, width, lo, hi)
-        rows.sort(key=lambda r: int(r["t"]), reverse=sort == "desc")
+        rows = self.data.agg_rows(ticker, width, lo, hi, descending=sort == "desc", limit=limit + 1)
         page = rows[:limit]
         body: Body = {"ticker": ticker, "queryCount": len(page), "resultsCount": len(page)}
         body |= {"adjusted": adjusted == "true", "status": "OK", "request_id": request.request_id}
@@ -252,23 +298,6 @@ class RestApi:
             body["next_url"] = f"{request.base_url}{path}?cursor={cursor}"
         return body
 
-    def _agg_rows(self, ticker: str, width: int | None, lo: int, hi: int) -> list[Body]:
-        """Result objects of ``ticker`` for windows starting in ``[lo, hi]`` ns, in time order."""
-        if ticker in INDEX_TICKERS:
-            kind, code, render = "index", INDEX_TICKERS.index(ticker), _index_result
-        elif ticker in STOCK_TICKERS:
-            kind, code, render = "stock", STOCK_TICKERS.index(ticker), _stock_result
-        else:
-            return []  # the service answers an unknown ticker with no results, not an error
-        rows: list[Body] = []
-        for day in self.data.days():
-            if day.window.midnight_ns + 86_400 * NS_PER_S <= lo or day.window.midnight_ns > hi:
-                continue
-            bars = self.data.bars(day, kind, width)
-            picked = (bars.symbol == code) & (bars.start_ns >= lo) & (bars.start_ns <= hi)
-            rows += [render(bars, i) for i in np.flatnonzero(picked).tolist()]
-        return rows
-
     # --- options chain snapshot -----------------------------------------------------------------
     def _chain(self, request: _Request) -> Body:
         underlying = request.segments[3]
@@ -278,18 +307,12 @@ class RestApi:
         if limit > CHAIN_MAX_LIMIT:
             raise _bad("limit", f"expected at most {CHAIN_MAX_LIMIT}, was {limit}")
         keep = _chain_filter(query)
-        results = [r for r in self._chain_results(underlying) if keep(r["details"])]
+        results = [r for r in self.data.chain_results(underlying) if keep(r["details"])]
         body: Body = {"status": "OK", "request_id": request.request_id, "results": results[offset : offset + limit]}
         if offset + limit < len(results):
             cursor = _encode_cursor({**query, "offset": str(offset + limit)})
             body["next_url"] = f"{request.base_url}/v3/snapshot/options/{quote(underlying, safe=':')}?cursor={cursor}"
         return body
-
-    def _chain_results(self, underlying: str) -> list[Body]:
-        if underlying not in CHAIN_UNDERLYINGS:
-            return []
-        day = self.data.days()[-1]
-        return snapshot_results(self.data.options(day), day, CHAIN_UNDERLYINGS[underlying])
 
 
 # --- parameter parsing -------------------------------------------------------------------------

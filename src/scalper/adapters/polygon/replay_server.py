@@ -19,6 +19,12 @@ auth failures) close with 1008 (policy violation).
 One connection per market per key: a newer connection makes the older one receive
 ``max_connections`` and be closed. Faults (see :mod:`.faults`) are injected per connection.
 
+Options cluster rules: ``Q`` on ``/options`` allows at most 1,000 contracts per connection and no
+wildcard (POLYGON.md). A refused topic is answered with an ``error`` status naming it, is not
+subscribed, and the connection stays open; the other topics of the same message are subscribed
+(in order, so the 1,001st contract is the first one refused). The service documents no wording
+for these refusals: the ``error`` status and its messages are a guess.
+
 REST: given a :class:`~.replay_rest.RestApi`, plain HTTP ``GET /v2/...`` and ``/v3/...`` on the
 same port are answered by it (websockets' ``process_request`` hook), beside the websocket paths.
 """
@@ -44,12 +50,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scalper.adapters.polygon.faults import FaultPlan, Faults
+from scalper.adapters.polygon.recorded import Connect, RecordedDays, recorded_sources
 from scalper.adapters.polygon.replay_rest import RestApi, SyntheticDays, is_rest_path
 from scalper.adapters.polygon.replay_rest import synthetic_sources as synthetic_sources
+from scalper.adapters.polygon.timeline import Anchor, LiveMarket, Timeline, paced
 from scalper.adapters.polygon.timeline import FrameSource as FrameSource
-from scalper.adapters.polygon.timeline import LiveMarket, Timeline, paced
 from scalper.adapters.polygon.timeline import Subscriptions as Subscriptions
 from scalper.core.errors import ConfigError, FeedError
+from scalper.synthetic.market import session_windows
 from scalper.synthetic.polygon_events import MARKETS, Frame
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,7 @@ POLICY_CLOSE: Final = 1008
 TIMELINES: Final = ("replay", "live")
 UNPACED_QUEUE: Final = 64  # frames buffered ahead of the socket when streaming as fast as possible
 MAX_FRAME_BYTES: Final = 1 << 20
+OPTION_QUOTE_LIMIT: Final = 1_000  # options Q: contracts per connection, no wildcard
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,6 +82,7 @@ class ServerConfig:
     auth_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
     timeline: str = "replay"  # replay: each connection from the first frame; live: one shared timeline
+    anchor: Anchor | None = None  # live, paced: pin the timeline to the wall clock (a restart resumes, see Anchor)
 
     def __post_init__(self) -> None:
         if math.isnan(self.speed) or self.speed < 0:
@@ -81,6 +91,8 @@ class ServerConfig:
             raise ConfigError(f"auth_timeout_s: expected > 0, was {self.auth_timeout_s!r}")
         if self.timeline not in TIMELINES:
             raise ConfigError(f"timeline: expected one of {TIMELINES}, was {self.timeline!r}")
+        if self.anchor is not None and (self.timeline != "live" or not self.paced):
+            raise ConfigError("anchor: only a paced live timeline (timeline='live', 0 < speed < inf) can be anchored")
 
     @property
     def paced(self) -> bool:
@@ -130,7 +142,7 @@ class ReplayServer:
         self._counts: dict[str, dict[str, int]] = {m: {} for m in MARKETS}
         self._background: set[asyncio.Task[None]] = set()
         self.rest = rest
-        self.timeline = Timeline(self.config.speed)  # live mode: the market's one timeline
+        self.timeline = Timeline(self.config.speed, self.config.anchor)  # live mode: the market's one timeline
         self._markets: dict[str, LiveMarket] = {}
 
     @property
@@ -270,6 +282,7 @@ class _Session:
         self.config = server.config
         self.plan = FaultPlan(faults=faults)
         self.subs = Subscriptions()
+        self.option_quotes: set[str] = set()  # Q contracts subscribed on the options market
         self.key: str | None = None
         maxsize = 0 if self.config.paced else UNPACED_QUEUE
         self.queue: asyncio.Queue[_Out] = asyncio.Queue(maxsize=maxsize)
@@ -359,19 +372,44 @@ class _Session:
     async def _subscribe(self, params: str, *, add: bool) -> None:
         topics, bad = Subscriptions.parse(params)
         statuses = []
+        accepted = 0
         for topic in topics:
+            refusal = self._refusal(topic) if add else None
+            if refusal is not None:
+                statuses.append({"ev": "status", "status": "error", "message": refusal})
+                continue
             (self.subs.add if add else self.subs.remove)(topic)
+            self._track_option_quote(topic, add=add)
+            accepted += 1
             verb = "subscribed to" if add else "unsubscribed to"
             statuses.append({"ev": "status", "status": "success", "message": f"{verb}: {topic[0]}.{topic[1]}"})
         statuses += [{"ev": "status", "status": "error", "message": f"invalid topic: {t}"} for t in bad]
         if statuses:
             await self.ws.send(json.dumps(statuses, separators=(",", ":")))
-        if add and topics and not self.tasks:
+        if add and accepted and not self.tasks:
             self.tasks = [asyncio.create_task(self._send_loop())]
             if self.server.live:
                 await self.server.market(self.market).attach(self)
             else:
                 self.tasks.append(asyncio.create_task(self._produce()))
+
+    def _refusal(self, topic: tuple[str, str]) -> str | None:
+        """Why subscribing ``topic`` breaks the options cluster's ``Q`` rules, or None when it may."""
+        channel, ticker = topic
+        if self.market != "options" or channel != "Q":
+            return None
+        if ticker == "*":
+            return f"wildcard subscriptions are not allowed for options quotes: {channel}.{ticker}"
+        if ticker not in self.option_quotes and len(self.option_quotes) >= OPTION_QUOTE_LIMIT:
+            return (
+                f"subscription limit exceeded: at most {OPTION_QUOTE_LIMIT} option contracts "
+                f"per connection for quotes: {channel}.{ticker}"
+            )
+        return None
+
+    def _track_option_quote(self, topic: tuple[str, str], *, add: bool) -> None:
+        if self.market == "options" and topic[0] == "Q":
+            (self.option_quotes.add if add else self.option_quotes.discard)(topic[1])
 
     # --- streaming ------------------------------------------------------------------------------
     async def _produce(self) -> None:
@@ -389,8 +427,8 @@ class _Session:
         if cut is None:
             return True
         data, events = cut
-        items = [_Out("data", data, len(events))]
-        items += [_Out(kind, payload) for kind, payload in self.plan.extras(data, events)]
+        items = [_Out("data", data, events)]
+        items += [_Out(kind, payload) for kind, payload in self.plan.extras(data)]
         for item in items:
             if not await self._enqueue(item):
                 return False
@@ -465,12 +503,33 @@ async def serve(
     seed: int = 0,
     faults: Faults | None = None,
     timeline: str = "replay",
+    anchor_epoch_ns: int | None = None,
+    recorded: Connect | None = None,
 ) -> None:
-    """Replay ``sessions`` synthetic days from ``start`` on ``host:port`` (websocket + REST) until cancelled."""
+    """Serve ``sessions`` XNYS sessions from ``start`` on ``host:port`` (websocket + REST) until cancelled:
+    synthetic days, or with ``recorded`` (a database connection factory) what the database holds for them.
+
+    ``anchor_epoch_ns`` (live timeline): the Unix time (ns) at which the first session's open goes
+    out; a server restarted with the same value resumes where the market is by the wall clock.
+    """
+    windows = session_windows(start, sessions)
+    anchor = None
+    if anchor_epoch_ns is not None:
+        anchor = Anchor(send_ns=windows[0].open_ns, wall_ns=anchor_epoch_ns)
     config = ServerConfig(
-        host=host, port=port, speed=speed, api_key=api_key, faults=faults or Faults(), timeline=timeline
+        host=host,
+        port=port,
+        speed=speed,
+        api_key=api_key,
+        faults=faults or Faults(),
+        timeline=timeline,
+        anchor=anchor,
     )
-    rest = RestApi(SyntheticDays(start, sessions, seed), api_key)
-    async with ReplayServer(synthetic_sources(start, sessions, seed), config, rest) as server:
+    if recorded is None:
+        sources, rest = synthetic_sources(start, sessions, seed), RestApi(SyntheticDays(start, sessions, seed), api_key)
+    else:
+        dates = [w.day for w in windows]
+        sources, rest = recorded_sources(recorded, dates), RestApi(RecordedDays(recorded, dates), api_key)
+    async with ReplayServer(sources, config, rest) as server:
         log.info("replay server on ws://%s:%d/{indices,stocks,options} and http REST", host, server.port)
         await server.serve_forever()

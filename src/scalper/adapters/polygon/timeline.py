@@ -9,9 +9,13 @@ to the connections subscribed *at that moment*; a client that connects late or r
 a drop gets only frames whose send time is at or after the timeline's position, and must
 backfill the rest over REST, exactly as with the real service.
 
-Pacing uses the event loop's monotonic clock, never the wall clock. The timeline anchors on the
-first frame any market releases: send time ``origin_ns`` goes out at loop time ``start`` and a
-frame with send time ``t`` at ``start + (t - origin_ns) / 1e9 / speed``.
+Pacing uses the event loop's monotonic clock. By default the timeline anchors on the first frame
+any market releases: send time ``origin_ns`` goes out at loop time ``start`` and a frame with send
+time ``t`` at ``start + (t - origin_ns) / 1e9 / speed``. An explicit :class:`Anchor` pins the
+timeline to the wall clock instead ("send time ``send_ns`` went out at Unix time ``wall_ns``"):
+``start`` is derived from the wall clock when the first frame is reached, and every frame whose
+time had already passed then is skipped, never sent. A server restarted with the same anchor thus
+resumes where the market is, as a real provider's market does not pause while a server is away.
 
 Speed 0 (or inf) in live mode follows a deterministic rule: the timeline stands still while no
 client is subscribed to the market and otherwise advances as fast as the *slowest* subscribed
@@ -23,8 +27,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Protocol
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
 
 from scalper.synthetic.polygon_events import Frame
 
@@ -33,13 +41,28 @@ FrameSource = Callable[[], Frames]
 """Called once per connection (replay) or once per server (live); returns frames in send order."""
 
 
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Pins a paced timeline to the wall clock: send time ``send_ns`` went out at Unix time ``wall_ns``."""
+
+    send_ns: int
+    wall_ns: int
+
+
 class Timeline:
     """A logical send-time clock advancing at ``speed`` on the loop clock; tells where the market is."""
 
-    def __init__(self, speed: float) -> None:
+    def __init__(
+        self, speed: float, anchor: Anchor | None = None, *, wall_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        if anchor is not None and not 0 < speed < math.inf:
+            raise ValueError(f"an anchored timeline must be paced (0 < speed < inf), speed was {speed!r}")
         self.speed = speed
+        self._anchor = anchor
+        self._wall_ns = wall_ns
         self._origin_ns: int | None = None
         self._start = 0.0
+        self._resume_ns: int | None = None  # anchored: frames sent before this send time are skipped
         self._position_ns: int | None = None
 
     @property
@@ -51,23 +74,45 @@ class Timeline:
         """Send time (ns) of the latest frame released on any market; None before the first."""
         return self._position_ns
 
-    async def wait_for(self, send_ns: int) -> None:
-        """Sleep until a frame sent at ``send_ns`` is due (at once when unpaced or late)."""
+    @property
+    def resume_ns(self) -> int | None:
+        """Anchored: the send time the timeline had reached when its first frame came (None before, or unanchored)."""
+        return self._resume_ns
+
+    def _begin(self, send_ns: int, now: float) -> None:
+        """Fix the loop time ``start`` at which send time ``origin_ns`` goes out."""
+        if self._anchor is None:
+            self._origin_ns, self._start = send_ns, now
+            return
+        elapsed_ns = self._wall_ns() - self._anchor.wall_ns
+        self._origin_ns = self._anchor.send_ns
+        self._start = now - elapsed_ns / 1e9
+        self._resume_ns = self._anchor.send_ns + round(elapsed_ns * self.speed)
+
+    async def wait_for(self, send_ns: int) -> bool:
+        """Sleep until a frame sent at ``send_ns`` is due (at once when unpaced or late).
+
+        False, at once, for a frame an anchored timeline had already passed when it started: skip it.
+        """
         if self.paced:
             loop = asyncio.get_running_loop()
             if self._origin_ns is None:
-                self._origin_ns, self._start = send_ns, loop.time()
+                self._begin(send_ns, loop.time())
+            assert self._origin_ns is not None
+            if self._resume_ns is not None and send_ns < self._resume_ns:
+                return False
             delay = self._start + (send_ns - self._origin_ns) / 1e9 / self.speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         self._position_ns = send_ns if self._position_ns is None else max(self._position_ns, send_ns)
+        return True
 
 
 async def paced(frames: Frames, timeline: Timeline) -> AsyncIterator[Frame]:
     """Yield ``frames`` as ``timeline`` releases them."""
     async for frame in _aiter(frames):
-        await timeline.wait_for(frame.send_ns)
-        yield frame
+        if await timeline.wait_for(frame.send_ns):
+            yield frame
 
 
 async def _aiter(frames: Frames) -> AsyncIterator[Frame]:
@@ -78,6 +123,17 @@ async def _aiter(frames: Frames) -> AsyncIterator[Frame]:
     for frame in frames:
         yield frame
         await asyncio.sleep(0)  # let other connections run while a sync source is drained
+
+
+class _Head(msgspec.Struct, gc=False):
+    """What routing needs of an event: its channel and ticker (other fields are skipped)."""
+
+    ev: str | None = None
+    sym: str | None = None
+    T: str | None = None
+
+
+_heads = msgspec.json.Decoder(list[_Head])
 
 
 class Subscriptions:
@@ -107,23 +163,19 @@ class Subscriptions:
     def __bool__(self) -> bool:
         return bool(self._topics)
 
-    def wants(self, event: Mapping[str, Any]) -> bool:
-        """Whether ``event`` matches a topic (the ticker is ``T`` for index values, else ``sym``)."""
-        channel = event.get("ev")
-        if not isinstance(channel, str):
-            return False
-        ticker = event.get("T") if channel == "V" else event.get("sym")
-        return (channel, "*") in self._topics or (channel, str(ticker)) in self._topics
-
-    def filter(self, data: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
-        """The frame cut down to the subscribed events (same bytes if all match), or None if empty."""
-        events = json.loads(data)
-        kept = [e for e in events if self.wants(e)]
-        if not kept:
+    def filter(self, data: bytes) -> tuple[bytes, int] | None:
+        """The frame cut down to the subscribed events (the same bytes when all match) and how many
+        events it holds; None when nothing matches. Only ``ev`` and the ticker of each event are
+        decoded (the ticker is ``T`` for index values, else ``sym``) unless the frame must be cut."""
+        topics = self._topics
+        keep = [(h.ev, "*") in topics or (h.ev, h.T if h.ev == "V" else h.sym) in topics for h in _heads.decode(data)]
+        kept = sum(keep)
+        if kept == 0:
             return None
-        if len(kept) == len(events):
+        if kept == len(keep):
             return data, kept
-        return json.dumps(kept, separators=(",", ":")).encode(), kept
+        events = json.loads(data)
+        return json.dumps([e for e, k in zip(events, keep, strict=True) if k], separators=(",", ":")).encode(), kept
 
 
 class Subscriber(Protocol):
@@ -168,7 +220,8 @@ class LiveMarket:
         async for frame in _aiter(self._frames):
             if not self._timeline.paced:
                 await self._someone.wait()
-            await self._timeline.wait_for(frame.send_ns)
+            if not await self._timeline.wait_for(frame.send_ns):
+                continue  # its time passed before the (anchored) timeline started
             self.position_ns = frame.send_ns
             for subscriber in list(self._subscribers):
                 if not await subscriber.deliver(frame):
