@@ -22,6 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scalper.core.events import MarketEvent, MinuteAgg, Quote, SecondAgg, Trade
 
@@ -156,7 +157,7 @@ def _quote_seconds(quotes: Sequence[Quote], *, close: bool) -> tuple[Batch | Non
     """Last NBBO and update count per (symbol, second); the latest second of each symbol is held
     back unless ``close``."""
     n = len(quotes)
-    symbols, codes = np.unique(_objects(quotes, "symbol"), return_inverse=True)
+    codes, symbols = pd.factorize(_objects(quotes, "symbol"))
     ts = _ints(quotes, "ts_event")
     second = ts - ts % _S
     order = np.lexsort((np.arange(n), second, codes))  # by symbol, then second, then arrival
@@ -173,7 +174,7 @@ def _quote_seconds(quotes: Sequence[Quote], *, close: bool) -> tuple[Batch | Non
     if not keep.any():
         return None, held
     last = order[ends[keep]]
-    batch: Batch = {"symbol": symbols[c[ends[keep]]].astype(object), "ts": s[ends[keep]]}
+    batch: Batch = {"symbol": np.asarray(symbols, dtype=object)[c[ends[keep]]], "ts": s[ends[keep]]}
     for column, name in (("bid", "bid"), ("bid_size", "bid_size"), ("ask", "ask"), ("ask_size", "ask_size")):
         batch[column] = _floats(quotes, name)[last]
     batch["quotes"] = (ends - starts + 1)[keep].astype(np.int64)

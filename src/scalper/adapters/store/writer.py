@@ -47,10 +47,15 @@ def _table(spec: TableSpec) -> sql.Identifier:
     return sql.Identifier(*spec.name.split("."))
 
 
+def _codes(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Text keys as integer codes (hashing, no string conversion); numbers as they are."""
+    return pd.factorize(values)[0] if values.dtype == object else values
+
+
 def _dedupe_last(spec: TableSpec, data: Mapping[str, Any]) -> dict[str, Any]:
     """Keep the last row of each natural key."""
     cols = {k: np.asarray(v) for k, v in data.items()}
-    keys = pd.DataFrame({k: cols[k] for k in spec.key}, copy=False)
+    keys = pd.DataFrame({k: _codes(cols[k]) for k in spec.key}, copy=False)
     dup = keys.duplicated(keep="last").to_numpy()
     if not dup.any():
         return cols
@@ -104,8 +109,9 @@ class BulkWriter:
     def _range_is_free(self, spec: TableSpec, cols: Mapping[str, Any]) -> bool:
         if spec.range_column is None or spec.range_group is None:
             return False
-        frame = pd.DataFrame({"g": cols[spec.range_group], "t": cols[spec.range_column]}, copy=False)
-        bounds = frame.groupby("g", sort=False)["t"].agg(["min", "max"])
+        codes, groups = pd.factorize(cols[spec.range_group])
+        bounds = pd.Series(cols[spec.range_column], copy=False).groupby(codes, sort=False).agg(["min", "max"])
+        bounds.index = pd.Index(groups)[bounds.index]
         query = sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS b(g, lo, hi) "
             "WHERE EXISTS (SELECT 1 FROM {t} WHERE {g} = b.g AND {r} BETWEEN "
