@@ -41,7 +41,8 @@ class AppContext:
     def database(self) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
         """(url, autocommit connection) of the configured or embedded database."""
         with database_url(self.config, self.secrets) as url:
-            conn = connect(url, timeout_s=self.config.database.connect_timeout_s)
+            db = self.config.database
+            conn = connect(url, timeout_s=db.connect_timeout_s, statement_timeout_s=db.statement_timeout_s)
             try:
                 yield url, conn
             finally:

@@ -86,10 +86,10 @@ async def _capture(
     key = ctx.secrets.market_data_api_key
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
-    timeout = ctx.config.database.connect_timeout_s
+    timeout, write_timeout = ctx.config.database.connect_timeout_s, ctx.config.writer.write_timeout_s
     rest = PolygonRest(key.reveal(), base_url=ctx.config.feed.rest_base())
     pipeline = IngestPipeline(
-        lambda: connect(url, timeout_s=timeout),
+        lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout),
         batch_rows=ctx.config.writer.batch_rows,
         spool=spool,
         metrics=metrics,

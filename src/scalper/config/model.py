@@ -97,6 +97,13 @@ class WriterConfig(Section):
     """The bulk writer."""
 
     batch_rows: int = Field(default=50_000, ge=1, le=5_000_000)
+    write_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="The capture's writes are cancelled after this long (0 = no limit): a hung database then "
+        "counts as down and batches go to the spool, so memory stays bounded.",
+    )
 
 
 class MetricsConfig(Section):

@@ -42,12 +42,23 @@ def configured_url(config: Config, secrets: Secrets) -> str | None:
     return config.database.url
 
 
-def connect(url: str, *, autocommit: bool = True, timeout_s: float = 5.0) -> psycopg.Connection[Any]:
-    """Open a connection, translating failures into :class:`DatabaseUnavailable` (password redacted)."""
+def connect(
+    url: str, *, autocommit: bool = True, timeout_s: float = 5.0, statement_timeout_s: float = 0.0
+) -> psycopg.Connection[Any]:
+    """Open a connection, translating failures into :class:`DatabaseUnavailable` (password redacted).
+
+    ``statement_timeout_s`` > 0 makes the server cancel any statement running longer (a hung write
+    then fails, and the caller can fall back, e.g. to its spool); 0 means no limit.
+    """
     log.debug("connecting to %s", redact_url(url))
+    extra = {"options": f"-c statement_timeout={round(statement_timeout_s * 1000)}"} if statement_timeout_s > 0 else {}
     try:
         return psycopg.connect(
-            url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)), application_name="scalper"
+            url,
+            autocommit=autocommit,
+            connect_timeout=max(1, round(timeout_s)),
+            application_name="scalper",
+            **extra,
         )
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
