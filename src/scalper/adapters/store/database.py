@@ -51,14 +51,14 @@ def connect(
     then fails, and the caller can fall back, e.g. to its spool); 0 means no limit.
     """
     log.debug("connecting to %s", redact_url(url))
-    extra = {"options": f"-c statement_timeout={round(statement_timeout_s * 1000)}"} if statement_timeout_s > 0 else {}
+    options = f"-c statement_timeout={round(statement_timeout_s * 1000)}" if statement_timeout_s > 0 else None
     try:
         return psycopg.connect(
             url,
             autocommit=autocommit,
             connect_timeout=max(1, round(timeout_s)),
             application_name="scalper",
-            **extra,
+            options=options,
         )
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
