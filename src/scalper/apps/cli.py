@@ -304,6 +304,70 @@ def replay_server(
     _run(body)
 
 
+@app.command("backfill")
+def backfill(
+    first: Annotated[str, typer.Option("--from", help="First session (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last session (YYYY-MM-DD), inclusive.")],
+    datasets: Annotated[
+        str | None,
+        typer.Option(help="Comma list of datasets, e.g. us_indices/values_v1 (default: flatfiles.datasets)."),
+    ] = None,
+) -> None:
+    """Load flat-file history (S3 or flatfiles.local_dir) for every session in a date range.
+
+    Holidays have no files and are skipped. Each file is loaded once: a rerun skips what the
+    manifest says is loaded, a republished file (new ETag) replaces its day, and a file that
+    fails is reported (and recorded) while the others load. Exits 1 if any file failed.
+    """
+
+    def body() -> None:
+        from scalper.apps.backfill import run_backfill
+
+        names = _datasets(datasets)
+        results = run_backfill(
+            _context(), console, first=_date("--from", first), last=_date("--to", last), datasets=names
+        )
+        _print_files(results, f"backfill {first} … {last}")
+
+    _run(body)
+
+
+@app.command("sync")
+def sync(
+    datasets: Annotated[str | None, typer.Option(help="Comma list of datasets (default: flatfiles.datasets).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Pretend today is this date (YYYY-MM-DD); default: today in New York.")
+    ] = None,
+) -> None:
+    """Load the most recent published session's flat files (files appear about 11:00 ET the next day)."""
+
+    def body() -> None:
+        from scalper.apps.backfill import run_sync
+
+        today = _date("--as-of", as_of) if as_of else None
+        results = run_sync(_context(), console, today=today, datasets=_datasets(datasets))
+        _print_files(results, "sync")
+
+    _run(body)
+
+
+def _datasets(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _print_files(results: Any, title: str) -> None:
+    from scalper.apps.backfill import summary_table
+
+    console.print(summary_table(results, title))
+    failed = [r for r in results if r.outcome == "failed"]
+    for r in failed:
+        err_console.print(f"[bold red]failed:[/] {r.error}", markup=True, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 def _date(option: str, text: str) -> Any:
     import datetime as dt
 
@@ -315,9 +379,12 @@ def _date(option: str, text: str) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer or feed.")],
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed or flatfiles.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
+    megabytes: Annotated[
+        int, typer.Option(help="Uncompressed size of the synthetic trades file (flatfiles).", min=10)
+    ] = 2100,
 ) -> None:
     """Run a benchmark and print its figures (a table, or JSON lines with --json).
 
@@ -328,18 +395,28 @@ def bench(
     feed: a replay server (own process) at full speed → websocket consumer → database (a
     scratch database, dropped after). Keys: name, events, events_per_s, lost, and p99_ms_at_2k
     (frame receipt to engine dequeue, server paced at ~2,000 events/s).
+
+    flatfiles: a synthetic trades flat file (--megabytes uncompressed, many tickers) loaded by
+    the backfill (SPY/QQQ seconds and trades) into a scratch database, against a raw binary
+    COPY of the same trades. Keys: name, rows, parse_rows_per_s (decompress + parse + ticker
+    filter), load_rows_per_s (the whole backfill), copy_rows_per_s, load_ratio, peak_rss_mb.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        if name not in ("writer", "feed"):
-            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed")
+        if name not in ("writer", "feed", "flatfiles"):
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles")
         from scalper.bench import feed, writer
 
         with _context().database() as (url, conn):
             migrate(conn)
-            result = writer.run(conn, rows=rows) if name == "writer" else feed.run(url)
+            if name == "flatfiles":
+                from scalper.bench import flatfiles
+
+                result = flatfiles.run(url, megabytes=megabytes)
+            else:
+                result = writer.run(conn, rows=rows) if name == "writer" else feed.run(url)
         _print_result(result, as_json)
 
     _run(body)

@@ -1,40 +1,53 @@
 """``scalper demo``: the whole system, offline, on the embedded database by default.
 
 This version: start the database, migrate, generate synthetic sessions (a holiday and an early
-close included by default), load them through the bulk writer, and report what is stored and
-how long each step took.
+close included by default) as Polygon/Massive flat files in a local directory with the bucket's
+layout, load them with the flat-file backfill (the path real history takes), and report what is
+stored and how long each step took. End-of-day option chain snapshots, which are REST data and not
+flat files, go through the bulk writer directly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from scalper.adapters.flatfiles import Backfill, FileCache, FileResult, LoadOptions, LocalSource
+from scalper.adapters.store import connect
 from scalper.adapters.store.migrations import migrate
-from scalper.adapters.store.tables import AGG_1S, BARS, OPTION_BARS, OPTION_SNAPSHOTS, QUOTES_1S, TRADES, TableSpec
+from scalper.adapters.store.tables import (
+    AGG_1S,
+    BARS,
+    OPTION_BARS,
+    OPTION_SNAPSHOTS,
+    OPTION_VOLUME_0DTE,
+    QUOTES_1S,
+    TRADES,
+    TableSpec,
+)
 from scalper.adapters.store.writer import BulkWriter
 from scalper.apps.context import AppContext
 from scalper.apps.demo_capture import CaptureReport, run_capture
 from scalper.synthetic import columns
+from scalper.synthetic.flatfiles import DATASETS, write_dataset
 from scalper.synthetic.market import MarketDay, generate_market_days
 from scalper.synthetic.options import OptionDay, generate_option_day
 
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
-_MARKET_TABLES: tuple[tuple[TableSpec, Callable[[MarketDay], columns.Batch]], ...] = (
-    (AGG_1S, columns.seconds),
-    (BARS, columns.bars),
-    (TRADES, columns.trades),
-    (QUOTES_1S, columns.quotes_1s),
-)
+_STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
 _OPTION_TABLES: tuple[tuple[TableSpec, Callable[[OptionDay], columns.Batch]], ...] = (
-    (OPTION_BARS, columns.option_bars),
     (OPTION_SNAPSHOTS, columns.option_snapshots),
 )
 
@@ -55,6 +68,7 @@ class DemoReport:
     stored: dict[str, int] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)
     capture: CaptureReport | None = None
+    files: list[FileResult] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -70,15 +84,32 @@ def _generate(start: dt.date, sessions: int, seed: int) -> Iterator[tuple[Market
         yield day, generate_option_day(day, seed)
 
 
-def _load(writer: BulkWriter, report: DemoReport, day: MarketDay, options: OptionDay) -> None:
-    batches: list[tuple[TableSpec, columns.Batch]] = [(spec, make(day)) for spec, make in _MARKET_TABLES]
-    batches += [(spec, make(options)) for spec, make in _OPTION_TABLES]
-    for spec, batch in batches:
+def _load_snapshots(writer: BulkWriter, report: DemoReport, options: OptionDay) -> None:
+    for spec, batch in [(spec, make(options)) for spec, make in _OPTION_TABLES]:
         result = writer.write(spec, batch)
         tally = report.tallies.setdefault(spec.name, _Tally())
         tally.rows += result.rows_in
         tally.seconds += result.seconds
         tally.paths.add(result.path)
+
+
+def _write_flatfiles(root: Path, day: MarketDay, options: OptionDay) -> None:
+    """Every dataset of one session as a flat file (two threads: pyarrow and zlib release the GIL)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(partial(write_dataset, root, market=day, options=options), DATASETS))
+
+
+def _backfill(url: str, conn: Any, files: Path, days: list[dt.date]) -> list[FileResult]:
+    """Every synthetic dataset through the flat-file backfill (a local directory source)."""
+    with connect(url) as extra:
+        backfill = Backfill(
+            conn,
+            LocalSource(files),
+            FileCache(files / ".cache"),
+            LoadOptions(store_trades=True),
+            extra_writers=[extra],
+        )
+        return backfill.run(list(DATASETS), days)
 
 
 def run_demo(
@@ -93,14 +124,19 @@ def run_demo(
         with _step(report, console, "apply migrations"):
             migrate(conn)
         writer = BulkWriter(conn)
-        with _step(report, console, f"generate and load {sessions} synthetic sessions"):
-            for day, options in _generate(start, sessions, seed):
-                report.sessions.append(day)
-                _load(writer, report, day, options)
+        with tempfile.TemporaryDirectory(prefix="scalper-demo-flatfiles-") as tmp:
+            files = Path(tmp)
+            with _step(report, console, f"generate {sessions} synthetic sessions as flat files"):
+                for day, options in _generate(start, sessions, seed):
+                    report.sessions.append(day)
+                    _write_flatfiles(files, day, options)
+                    _load_snapshots(writer, report, options)
+            with _step(report, console, "load the flat files (backfill)"):
+                report.files = _backfill(url, conn, files, [d.window.day for d in report.sessions])
         with _step(report, console, "capture a live session through the feed (one injected disconnect)"):
             capture_day = _next_session(report.sessions[-1].window.day)
             report.capture = run_capture(url, day=capture_day, seed=seed)
-        for spec in (*(s for s, _ in _MARKET_TABLES), *(s for s, _ in _OPTION_TABLES)):
+        for spec in (*_STORED_TABLES, *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
     report.steps["total"] = time.perf_counter() - total
@@ -121,6 +157,9 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
             str(w.day), hours, t.day_type, f"{t.spx.open:,.2f}", f"{t.spx.close:,.2f}", f"{t.spx.high - t.spx.low:,.2f}"
         )
     stored = Table("table", "rows loaded", "rows stored", "write path", "seconds", "rows/s", title="stored")
+    for name in report.stored:
+        if name not in report.tallies:
+            stored.add_row(name, "(flat files)", f"{report.stored[name]:,}", "backfill", "", "")
     for name, tally in report.tallies.items():
         rate = tally.rows / tally.seconds if tally.seconds else 0.0
         stored.add_row(
@@ -131,10 +170,26 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
             f"{tally.seconds:.2f}",
             f"{rate:,.0f}",
         )
+    flat = Table("dataset", "files", "outcomes", "rows read", "rows written", "load s", "rows/s", title="flat files")
+    for dataset in dict.fromkeys(r.dataset for r in report.files):
+        rows = [r for r in report.files if r.dataset == dataset]
+        read, load_s = sum(r.rows_read for r in rows), sum(r.load_s for r in rows)
+        flat.add_row(
+            dataset,
+            str(len(rows)),
+            ", ".join(sorted({r.outcome for r in rows})),
+            f"{read:,}",
+            f"{sum(r.rows_written for r in rows):,}",
+            f"{load_s:.2f}",
+            f"{read / load_s if load_s else 0:,.0f}",
+        )
+    for r in report.files:
+        if r.error:
+            flat.add_row(r.dataset, "", f"failed: {r.error}", "", "", "", "")
     timings = Table("step", "seconds", title="timings")
     for name, seconds in report.steps.items():
         timings.add_row(name, f"{seconds:.2f}")
-    console.print(sessions, stored)
+    console.print(sessions, flat, stored)
     if report.capture is not None:
         c = report.capture
         capture = Table("figure", "value", title=f"live capture of {c.day} (replay server → feed → database)")

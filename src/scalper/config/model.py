@@ -78,11 +78,29 @@ class FeedConfig(Section):
 
 
 class FlatFilesConfig(Section):
-    """S3-compatible flat-file history."""
+    """S3-compatible flat-file history (keys: SCALPER_S3_ACCESS_KEY_ID / SCALPER_S3_SECRET_ACCESS_KEY)."""
 
     endpoint: str = "https://files.massive.com"
     bucket: str = "flatfiles"
+    region: str = "us-east-1"
     cache_dir: Path | None = Field(default=None, description="Default: per-user cache dir.")
+    local_dir: Path | None = Field(
+        default=None, description="Read files from this directory (same layout as the bucket) instead of S3."
+    )
+    datasets: tuple[str, ...] = Field(
+        default=(
+            "us_indices/values_v1",
+            "us_indices/minute_aggs_v1",
+            "us_stocks_sip/trades_v1",
+            "us_stocks_sip/minute_aggs_v1",
+        ),
+        description="Datasets that backfill and sync load when --datasets is not given.",
+    )
+    option_roots: tuple[str, ...] = ("SPX", "SPXW", "SPY", "NDX", "QQQ")
+    store_trades: bool = Field(default=False, description="Also store SPY/QQQ trades (needed for cumulative delta).")
+    keep_cache: bool = Field(default=True, description="Keep downloaded files after loading them.")
+    block_mb: int = Field(default=2, ge=1, le=64, description="CSV block size read at a time (bounds memory).")
+    writer_connections: int = Field(default=2, ge=1, le=4, description="Database connections writing in parallel.")
 
 
 class BrokerConfig(Section):

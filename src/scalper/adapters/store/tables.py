@@ -157,6 +157,21 @@ OPTION_BARS = TableSpec(
     range_group="ticker",
 )
 
+OPTION_VOLUME_0DTE = TableSpec(
+    name="option_volume_0dte",
+    columns=(
+        _c("root", "text", False),
+        _c("ts", "timestamptz", False),
+        _c("call_volume", "int8", False),
+        _c("put_volume", "int8", False),
+        _c("trades", "int4", False),
+        _c("source", "text", False),
+    ),
+    key=("root", "ts"),
+    range_column="ts",
+    range_group="root",
+)
+
 FEATURES = TableSpec(
     name="features",
     columns=(
@@ -172,5 +187,5 @@ FEATURES = TableSpec(
 )
 
 BULK_TABLES: dict[str, TableSpec] = {
-    s.name: s for s in (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_SNAPSHOTS, OPTION_BARS, FEATURES)
+    s.name: s for s in (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_SNAPSHOTS, OPTION_BARS, OPTION_VOLUME_0DTE, FEATURES)
 }
