@@ -2,10 +2,11 @@
 
 The server runs in its own process (as the real service is elsewhere) and streams the first
 ``frames`` frames of a synthetic stocks session (trades, quotes, second and minute bars of SPY
-and QQQ) as fast as the consumer reads. The consumer is the production path: ``FeedClient``
-(parse) → ``IngestPipeline`` (sink, cache, engine queue) → bulk writer, into a scratch database
-that is dropped afterwards. Then a second run paces the server at about 2,000 events/s and
-measures, per event, the time from frame receipt to the engine's dequeue.
+and QQQ) as fast as the consumer reads; frames that wait for the consumer go out together (up to
+``BATCH_EVENTS`` events a frame), as a real server sends what accumulated. The consumer is the
+production path: ``FeedClient`` (parse) → ``IngestPipeline`` (sink, cache, engine queue) → bulk
+writer, into a scratch database that is dropped afterwards. Then a second run paces the server at
+about 2,000 events/s and measures, per event, the time from frame receipt to the engine's dequeue.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scalper.core.events import MarketEvent
 MARKET = "stocks"
 TOPICS = ("A.*", "AM.*", "T.*", "Q.*")
 KEY = "bench"
+BATCH_EVENTS = 1_000  # a client that falls behind gets what accumulated in bigger frames, as from the real service
 
 
 def _frames(frames: int) -> list[Any]:
@@ -51,7 +53,8 @@ def _serve(frames: int, speed: float, ports: Any) -> None:
     data = _frames(frames)
 
     async def main() -> None:
-        async with ReplayServer({MARKET: lambda: data}, ServerConfig(speed=speed, api_key=KEY)) as server:
+        config = ServerConfig(speed=speed, api_key=KEY, batch_events=BATCH_EVENTS)
+        async with ReplayServer({MARKET: lambda: data}, config) as server:
             ports.put(server.port)
             await asyncio.Event().wait()
 

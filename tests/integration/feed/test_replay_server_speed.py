@@ -90,3 +90,42 @@ def test_synthetic_sources_replay_generated_sessions_from_their_first_frame() ->
         if len(expected) >= len(received):
             break
     assert received == expected[: len(received)]
+
+
+def test_frames_waiting_for_a_slow_reader_go_out_batched_in_order() -> None:
+    day = next(generate_market_days(date(2024, 3, 5), 1, seed=3))
+    frames = list(render_frames("indices", day))[:3000]
+
+    async def scenario() -> tuple[list[str], int]:
+        config = ServerConfig(speed=0, batch_events=500)
+        async with ReplayServer({"indices": lambda: frames}, config) as server:
+            async with connect(server.url("indices"), max_size=None) as ws:
+                await ws.recv()
+                await ws.send(json.dumps({"action": "auth", "params": "k"}))
+                await ws.recv()
+                await ws.send(json.dumps({"action": "subscribe", "params": "V.*,A.*,AM.*"}))
+                await ws.recv()
+                await asyncio.sleep(0.5)  # the reader is away: frames queue up on the server
+                received = [str(message) async for message in ws]
+            return received, server.sent("indices").frames
+
+    received, sent_frames = asyncio.run(scenario())
+    events = [e for text in received for e in json.loads(text)]
+    assert events == [e for f in frames for e in json.loads(f.data)]  # every event, in order
+    assert all(len(json.loads(text)) <= 500 for text in received)
+    assert sent_frames == len(received) < len(frames) // 3  # batched, and counted as sent
+
+
+def test_batching_is_off_with_frame_counting_faults() -> None:
+    from scalper.adapters.polygon import Faults
+
+    frames = list(render_frames("indices", next(generate_market_days(date(2024, 3, 5), 1, seed=3))))[:400]
+
+    async def scenario() -> int:
+        config = ServerConfig(speed=0, batch_events=500, faults=Faults(malformed_every=1000))
+        async with ReplayServer({"indices": lambda: frames}, config) as server:
+            await asyncio.sleep(0)
+            received = await stream(server, "V.*,A.*,AM.*")
+            return len(received)
+
+    assert asyncio.run(scenario()) == len(frames)

@@ -70,7 +70,7 @@ class _T(msgspec.Struct, tag_field="ev", tag="T", gc=False):
     t: int
     x: int = 0
     i: str = ""
-    c: list[int] = msgspec.field(default_factory=list)
+    c: tuple[int, ...] = ()
     q: int = 0
     z: int = 0
 
@@ -163,7 +163,7 @@ def _trade(w: _T, ts_recv: int) -> Trade:
         size=w.s,
         exchange=w.x,
         trade_id=w.i,
-        conditions=tuple(w.c),
+        conditions=w.c,
         sequence=w.q,
         tape=w.z,
         ts_recv=ts_recv,

@@ -16,6 +16,15 @@ from scalper.core.errors import ConfigError
 
 AGGREGATES: Final = frozenset({"A", "AM"})
 CORRECTION_STEP: Final = 0.01  # a corrected bar's close moves by one cent
+FRAME_FAULTS: Final = (  # the websocket knobs that count frames
+    "drop_after_frames",
+    "max_connections_after_frames",
+    "pause_after_frames",
+    "malformed_every",
+    "duplicate_every",
+    "correct_every",
+    "slow_consumer_queue",
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,15 +44,7 @@ class Faults:
     rest_forbidden: bool = False  # REST: 403 NOT_AUTHORIZED for index aggregates (no indices plan)
 
     def __post_init__(self) -> None:
-        for name in (
-            "drop_after_frames",
-            "max_connections_after_frames",
-            "pause_after_frames",
-            "malformed_every",
-            "duplicate_every",
-            "correct_every",
-            "slow_consumer_queue",
-        ):
+        for name in FRAME_FAULTS:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"faults.{name}: expected a positive integer or None, was {value!r}")
@@ -54,6 +55,11 @@ class Faults:
             raise ConfigError(f"faults.rest_rate_limit_count: expected >= 1, was {self.rest_rate_limit_count!r}")
         if self.pause_s < 0 or (self.pause_after_frames is not None and self.pause_s == 0):
             raise ConfigError(f"faults.pause_s: expected > 0 with pause_after_frames, was {self.pause_s!r}")
+
+
+    def counts_frames(self) -> bool:
+        """Whether a websocket fault is set that counts data frames (or queued frames)."""
+        return any(getattr(self, name) is not None for name in FRAME_FAULTS)
 
 
 @dataclass(kw_only=True, slots=True)

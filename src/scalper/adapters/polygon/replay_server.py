@@ -68,6 +68,7 @@ POLICY_CLOSE: Final = 1008
 TIMELINES: Final = ("replay", "live")
 UNPACED_QUEUE: Final = 64  # frames buffered ahead of the socket when streaming as fast as possible
 MAX_FRAME_BYTES: Final = 1 << 20
+MAX_BATCH_EVENTS: Final = 2_000  # about 250 KB of trades: well under the 1 MiB the official client accepts
 OPTION_QUOTE_LIMIT: Final = 1_000  # options Q: contracts per connection, no wildcard
 
 
@@ -83,6 +84,8 @@ class ServerConfig:
     faults: Faults = field(default_factory=Faults)
     timeline: str = "replay"  # replay: each connection from the first frame; live: one shared timeline
     anchor: Anchor | None = None  # live, paced: pin the timeline to the wall clock (a restart resumes, see Anchor)
+    batch_events: int = 0  # > 0: data frames waiting in a connection's queue go out as one frame of up to this many
+    # events, as the real service sends what accumulated while the client was behind (0: one frame per source frame)
 
     def __post_init__(self) -> None:
         if math.isnan(self.speed) or self.speed < 0:
@@ -91,6 +94,8 @@ class ServerConfig:
             raise ConfigError(f"auth_timeout_s: expected > 0, was {self.auth_timeout_s!r}")
         if self.timeline not in TIMELINES:
             raise ConfigError(f"timeline: expected one of {TIMELINES}, was {self.timeline!r}")
+        if not 0 <= self.batch_events <= MAX_BATCH_EVENTS:
+            raise ConfigError(f"batch_events: expected 0..{MAX_BATCH_EVENTS}, was {self.batch_events!r}")
         if self.anchor is not None and (self.timeline != "live" or not self.paced):
             raise ConfigError("anchor: only a paced live timeline (timeline='live', 0 < speed < inf) can be anchored")
 
@@ -289,6 +294,9 @@ class _Session:
         self.tasks: list[asyncio.Task[None]] = []
         self.sent_frames = 0
         self.closed = False
+        # Faults counted in frames keep their meaning only frame by frame: no batching with them.
+        self.batching = self.config.batch_events > 0 and not faults.counts_frames()
+        self._next: _Out | None = None  # taken from the queue while batching, not sent yet
 
     async def run(self) -> None:
         await self.ws.send(status("connected", "Connected Successfully"))
@@ -456,17 +464,34 @@ class _Session:
     async def _send_loop(self) -> None:
         """Send queued items in order; apply the disruptive faults as data frames go out."""
         while True:
-            item = await self.queue.get()
+            item, self._next = self._next or await self.queue.get(), None
             if item.kind == "end":
                 await self.ws.close(NORMAL_CLOSE, "replay finished")
                 return
             if item.kind == "close":
                 await self.ws.close(POLICY_CLOSE, item.payload.decode())
                 return
+            if item.kind == "data" and self.batching:
+                item = self._take_batch(item)
             await self.ws.send(item.payload, text=True)
             self._count(item)
             if item.kind == "data" and not await self._after_data():
                 return
+
+    def _take_batch(self, first: _Out) -> _Out:
+        """``first`` and the data frames queued right behind it, as one frame (JSON arrays joined)."""
+        parts, events = [first.payload], first.events
+        limit = self.config.batch_events
+        while not self.queue.empty():
+            nxt = self.queue.get_nowait()
+            if nxt.kind != "data" or events + nxt.events > limit:
+                self._next = nxt  # sent next, in order
+                break
+            parts.append(nxt.payload)
+            events += nxt.events
+        if len(parts) == 1:
+            return first
+        return _Out("data", b"[" + b",".join(p[1:-1] for p in parts) + b"]", events)
 
     def _count(self, item: _Out) -> None:
         names = {"malformed": "malformed", "duplicate": "duplicates", "correction": "corrections"}

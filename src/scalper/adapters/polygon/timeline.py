@@ -37,6 +37,7 @@ import msgspec
 from scalper.synthetic.polygon_events import Frame
 
 Frames = Iterable[Frame] | AsyncIterable[Frame]
+_YIELD_EVERY_S = 0.001
 FrameSource = Callable[[], Frames]
 """Called once per connection (replay) or once per server (live); returns frames in send order."""
 
@@ -120,9 +121,13 @@ async def _aiter(frames: Frames) -> AsyncIterator[Frame]:
         async for frame in frames:
             yield frame
         return
+    loop = asyncio.get_running_loop()
+    yielded = loop.time()
     for frame in frames:
         yield frame
-        await asyncio.sleep(0)  # let other connections run while a sync source is drained
+        if loop.time() - yielded >= _YIELD_EVERY_S:  # let other connections run while a sync source is drained
+            await asyncio.sleep(0)
+            yielded = loop.time()
 
 
 class _Head(msgspec.Struct, gc=False):
