@@ -293,3 +293,33 @@ def test_a_refused_key_ends_ingest_after_one_attempt_per_market(db_url: str, tmp
     assert "not-the-key" not in ingest.stdout() + ingest.stderr()
     assert all(n <= 1 for n in connections.values()) and sum(connections.values()) >= 1, connections
     assert elapsed < 30  # fatal at once, not after a backoff
+
+
+# --- 4. malformed frames from a real server process ------------------------------------------------------
+def test_malformed_frames_are_counted_logged_and_skipped_while_the_stream_goes_on(db_url: str, tmp_path: Path) -> None:
+    day = SyntheticDays(DAY, 1, SEED).days()[0]
+    expected = {symbol: source_seconds(day, symbol) for symbol in INDICES}
+    port = free_port()
+    server_args = ["replay-server", "--port", str(port), "--speed", "0", "--timeline", "live", "--api-key", KEY]
+    server_args += ["--start", DAY.isoformat(), "--seed", str(SEED), "--fault", "malformed_every=40"]
+    with scalper_process("replay-server", server_args, cli_env(), tmp_path) as server:
+        wait_listening(server, port)
+        env = ingest_env(port, db_url, tmp_path / "spool") | {"SCALPER_FEED__PROXY_SYMBOLS": "[]"}
+        with scalper_process("ingest", ["ingest"], env, tmp_path) as ingest:
+
+            def all_stored() -> bool:
+                assert ingest.alive(), ingest.logs()
+                return all(
+                    count(db_url, "SELECT count(*) FROM agg_1s WHERE symbol = %s", s) >= len(expected[s])
+                    for s in INDICES
+                )
+
+            wait_until(all_stored, 120, "every index second to be stored")
+            ingest.signal(signal.SIGINT)
+            assert ingest.wait(60) == 0, ingest.logs()
+    for symbol in INDICES:
+        assert stored_seconds(db_url, symbol) == expected[symbol]  # count and content: nothing lost
+    skipped = [line for line in ingest.stderr().splitlines() if "feed: skipped bad_json" in line]
+    assert len(skipped) >= 23_400 // 40 // 2, ingest.logs()  # about one frame in 40 was malformed
+    errors = re.search(r"parse errors\s+│?\s*([\d,]+)", ingest.stdout())
+    assert errors is not None and int(errors[1].replace(",", "")) == len(skipped), ingest.stdout()

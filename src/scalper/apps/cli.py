@@ -210,6 +210,8 @@ def ingest(
         except KeyboardInterrupt:
             console.print("stopped")
             return
+        if report.interrupted:
+            console.print("stopped")
         stats = report.pipeline.stats
         table = Table("figure", "value", title="capture")
         for kind, n in sorted(stats.events.items()):
@@ -259,6 +261,14 @@ def replay_server(
             "database (seconds, minute bars, trades, one NBBO per second), from --start."
         ),
     ] = "synthetic",
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A fault to inject, NAME=VALUE (repeatable), e.g. malformed_every=50, drop_after_frames=1000, "
+            "max_connections_after_frames=500, pause_after_frames=100 with pause_s=20, duplicate_every=30, "
+            "correct_every=25, slow_consumer_queue=1000, rest_rate_limit_after=10, rest_forbidden=true."
+        ),
+    ] = None,
 ) -> None:
     """Serve a synthetic market over the exact Polygon/Massive websocket protocol.
 
@@ -294,6 +304,7 @@ def replay_server(
                 timeline=timeline,
                 anchor_epoch_ns=anchor_epoch_ns,
                 recorded=recorded,
+                faults=_faults(fault or []),
             )
             console.print(f"replay server on ws://{host}:{port}/{{indices,stocks,options}} (Ctrl-C stops)")
             try:
@@ -366,6 +377,33 @@ def _print_files(results: Any, title: str) -> None:
         err_console.print(f"[bold red]failed:[/] {r.error}", markup=True, highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _faults(items: list[str]) -> Any:
+    """``--fault NAME=VALUE`` options as the replay server's Faults (each value checked by Faults itself)."""
+    import dataclasses
+
+    from scalper.adapters.polygon import Faults
+
+    kinds = {f.name: f.type for f in dataclasses.fields(Faults)}
+    values: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in kinds:
+            raise ConfigError(f"--fault: {item!r} is invalid: expected NAME=VALUE with NAME one of {sorted(kinds)}")
+        try:
+            if "bool" in str(kinds[name]):
+                if text.strip().lower() not in ("true", "false"):
+                    raise ValueError(text)
+                values[name] = text.strip().lower() == "true"
+            elif "float" in str(kinds[name]):
+                values[name] = float(text)
+            else:
+                values[name] = int(text)
+        except ValueError:
+            raise ConfigError(f"--fault: {item!r} is invalid: {name} expects a {kinds[name]}") from None
+    return Faults(**values)
 
 
 def _date(option: str, text: str) -> Any:

@@ -34,12 +34,13 @@ from scalper.marketdata.calendar import is_regular_hours, session_at
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IngestReport:
-    """What a capture run did."""
+    """What a capture run did (``interrupted``: it ended with Ctrl-C, after flushing what it held)."""
 
     pipeline: IngestPipeline
     clients: dict[str, FeedClient]
+    interrupted: bool = False
 
 
 def topics(feed: FeedConfig) -> dict[str, tuple[str, ...]]:
@@ -81,8 +82,14 @@ def restart_starts(conn: psycopg.Connection[Any], symbols: Sequence[str], now_ns
 
 
 async def _capture(
-    ctx: AppContext, url: str, duration_s: float | None, spool: Spool, metrics: FeedMetrics, starts: dict[str, int]
-) -> IngestReport:
+    ctx: AppContext,
+    url: str,
+    duration_s: float | None,
+    spool: Spool,
+    metrics: FeedMetrics,
+    starts: dict[str, int],
+    reports: list[IngestReport],
+) -> None:
     key = ctx.secrets.market_data_api_key
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
@@ -109,15 +116,15 @@ async def _capture(
     pipeline.expect_from(starts, "restart")
     clock = LiveClock()
     async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
+        reports.append(IngestReport(pipeline, capture.clients))  # live counters: final once the block is left
         try:
             await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
         finally:  # what is still missing since a disconnect is repaired before the process ends
             pipeline.close_gaps_at(clock.now_ns(), session_close=session_close)
-    return IngestReport(pipeline, capture.clients)
 
 
 def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
-    """Capture until interrupted (or for ``duration_s``); returns the counters."""
+    """Capture until interrupted (or for ``duration_s``); returns the counters either way."""
     cfg = ctx.config
     metrics = FeedMetrics(LiveClock())
     with contextlib.ExitStack() as stack:
@@ -129,5 +136,12 @@ def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
             log.info("metrics on %s", server.url)
         symbols = [*cfg.feed.index_symbols, *cfg.feed.proxy_symbols]
         starts = restart_starts(conn, symbols, LiveClock().now_ns())
-        return asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts))
+        reports: list[IngestReport] = []
+        try:
+            asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts, reports))
+        except KeyboardInterrupt:  # the capture was stopped and flushed by the cancellation
+            if not reports:
+                raise
+            reports[0].interrupted = True
+        return reports[0]
     raise AssertionError("unreachable")
