@@ -23,8 +23,9 @@ Outputs are sorted by (symbol, start_ns).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -213,3 +214,27 @@ def trades_to_seconds(
 ) -> TradeBars:
     """One-second OHLCV + VWAP + trade count per (symbol, second); windows [s, s+1s)."""
     return trades_to_bars(symbol, ts_ns, price, size, conditions, window_ns=SECOND_NS)
+
+
+def quotes_to_seconds(
+    symbol: NDArray[np.int64], ts_ns: NDArray[np.int64], values: Mapping[str, NDArray[Any]]
+) -> dict[str, NDArray[Any]]:
+    """The last NBBO of each (symbol code, second) and how many updates the second had.
+
+    Quotes are ordered by symbol, second, time and then arrival, so the last of a second is the
+    latest (the last to arrive among equal times). Returns the columns ``symbol`` (codes), ``ts``
+    (the second's start, ns), each of ``values`` at the last quote, and ``quotes`` (the count).
+    Live capture and the flat-file backfill both reduce quotes with this function.
+    """
+    second = ts_ns - ts_ns % SECOND_NS
+    order = np.lexsort((np.arange(ts_ns.size), ts_ns, second, symbol))
+    s_sym, s_sec = symbol[order], second[order]
+    last = np.ones(order.size, dtype=np.bool_)
+    last[:-1] = (s_sym[1:] != s_sym[:-1]) | (s_sec[1:] != s_sec[:-1])
+    ends = np.flatnonzero(last)
+    counts = np.diff(np.concatenate(([-1], ends)))
+    rows = order[ends]
+    out: dict[str, NDArray[Any]] = {"symbol": symbol[rows], "ts": second[rows]}
+    out.update({k: v[rows] for k, v in values.items()})
+    out["quotes"] = counts.astype(np.int32)
+    return out

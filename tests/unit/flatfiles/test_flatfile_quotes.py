@@ -3,8 +3,8 @@
 import numpy as np
 
 from scalper.adapters.feed.sink import EventSink
-from scalper.adapters.flatfiles.loaders import quotes_to_seconds
 from scalper.core.events import Quote
+from scalper.marketdata.aggregate import quotes_to_seconds
 
 NAMES = ("QQQ", "SPY")
 

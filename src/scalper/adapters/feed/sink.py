@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from scalper.core.events import MarketEvent, MinuteAgg, Quote, SecondAgg, Trade
+from scalper.marketdata.aggregate import quotes_to_seconds
 
 SOURCE = "ws"
 _S = 1_000_000_000
@@ -154,28 +155,24 @@ def _trades(trades: Sequence[Trade]) -> Batch:
 
 
 def _quote_seconds(quotes: Sequence[Quote], *, close: bool) -> tuple[Batch | None, list[Quote]]:
-    """Last NBBO and update count per (symbol, second); the latest second of each symbol is held
-    back unless ``close``."""
-    n = len(quotes)
+    """Last NBBO and update count per (symbol, second) (:func:`quotes_to_seconds`); each symbol's latest
+    second may still get quotes, so its quotes are held back for the next batch unless ``close``."""
     codes, symbols = pd.factorize(_objects(quotes, "symbol"))
     ts = _ints(quotes, "ts_event")
     second = ts - ts % _S
-    order = np.lexsort((np.arange(n), second, codes))  # by symbol, then second, then arrival
-    c, s = codes[order], second[order]
-    ends = np.flatnonzero(np.r_[(c[1:] != c[:-1]) | (s[1:] != s[:-1]), True])  # last of each group
-    starts = np.r_[0, ends[:-1] + 1]
-    keep = np.ones(ends.size, dtype=bool)
     held: list[Quote] = []
     if not close:
-        latest = np.r_[c[ends][1:] != c[ends][:-1], True]  # each symbol's last group is its latest second
-        keep = ~latest
-        spans = [order[lo : hi + 1] for lo, hi in zip(starts[latest], ends[latest], strict=True)]
-        held = [quotes[i] for i in np.sort(np.concatenate(spans))]  # in arrival order
-    if not keep.any():
-        return None, held
-    last = order[ends[keep]]
-    batch: Batch = {"symbol": np.asarray(symbols, dtype=object)[c[ends[keep]]], "ts": s[ends[keep]]}
-    for column, name in (("bid", "bid"), ("bid_size", "bid_size"), ("ask", "ask"), ("ask_size", "ask_size")):
-        batch[column] = _floats(quotes, name)[last]
-    batch["quotes"] = (ends - starts + 1)[keep].astype(np.int64)
+        latest = np.full(len(symbols), np.iinfo(np.int64).min)
+        np.maximum.at(latest, codes, second)
+        open_second = second == latest[codes]
+        held = [quotes[i] for i in np.flatnonzero(open_second).tolist()]  # in arrival order
+        keep = np.flatnonzero(~open_second)
+        if keep.size == 0:
+            return None, held
+        codes, ts = codes[keep], ts[keep]
+        quotes = [quotes[i] for i in keep.tolist()]
+    values = {name: _floats(quotes, name) for name in ("bid", "bid_size", "ask", "ask_size")}
+    batch = quotes_to_seconds(codes.astype(np.int64), ts, values)
+    batch["symbol"] = np.asarray(symbols, dtype=object)[batch["symbol"]]
+    batch["quotes"] = batch["quotes"].astype(np.int64)
     return batch, held

@@ -24,7 +24,14 @@ from scalper.adapters.flatfiles.holdback import Columns, WindowHoldback
 from scalper.adapters.flatfiles.options import option_columns, zero_dte_minutes
 from scalper.adapters.flatfiles.reader import TickerFilter, option_roots_in, tickers_in
 from scalper.adapters.store.tables import AGG_1S, BARS, OPTION_BARS, OPTION_VOLUME_0DTE, QUOTES_1S, TRADES, TableSpec
-from scalper.marketdata.aggregate import SECOND_NS, TradeBars, ValueBars, trades_to_seconds, values_to_seconds
+from scalper.marketdata.aggregate import (
+    SECOND_NS,
+    TradeBars,
+    ValueBars,
+    quotes_to_seconds,
+    trades_to_seconds,
+    values_to_seconds,
+)
 from scalper.marketdata.conditions import conditions_from_strings
 
 SOURCE: Final = "flatfile"
@@ -221,20 +228,6 @@ class StockTradesLoader(Loader):
             "conditions": _repeated_text(block["conditions"]),
             "tape": _np(block["tape"]),
         }
-
-
-def quotes_to_seconds(symbol: NDArray[np.int64], ts: NDArray[np.int64], values: Mapping[str, NDArray[Any]]) -> Columns:
-    """The last NBBO of each (symbol, second) and the number of updates in it (as the live sink keeps)."""
-    second = ts - ts % SECOND_NS
-    order = np.lexsort((np.arange(ts.size), ts, second, symbol))
-    s_sym, s_sec = symbol[order], second[order]
-    last = np.ones(order.size, dtype=np.bool_)
-    last[:-1] = (s_sym[1:] != s_sym[:-1]) | (s_sec[1:] != s_sec[:-1])
-    ends = np.flatnonzero(last)
-    counts = np.diff(np.concatenate(([-1], ends)))
-    rows = order[ends]
-    return {"symbol": symbol[rows], "ts": second[rows], **{k: v[rows] for k, v in values.items()},
-            "quotes": counts.astype(np.int32)}  # fmt: skip
 
 
 class QuotesLoader(Loader):
