@@ -236,8 +236,8 @@ def replay_server(
         float, typer.Option(help="1 = real time, N = N times faster, 0 = as fast as possible.", min=0)
     ] = 1.0,
     api_key: Annotated[str | None, typer.Option(help="Key to accept; default: any non-empty key.")] = None,
-    start: Annotated[str, typer.Option(help="First synthetic session (YYYY-MM-DD).")] = "2025-11-25",
-    sessions: Annotated[int, typer.Option(help="Synthetic sessions to replay.", min=1)] = 1,
+    start: Annotated[str, typer.Option(help="First session served (YYYY-MM-DD).")] = "2025-11-25",
+    sessions: Annotated[int, typer.Option(help="Sessions to serve, from --start.", min=1)] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
     timeline: Annotated[
         str,
@@ -270,7 +270,7 @@ def replay_server(
         ),
     ] = None,
 ) -> None:
-    """Serve a synthetic market over the exact Polygon/Massive websocket protocol.
+    """Serve a synthetic or recorded market over the exact Polygon/Massive protocol.
 
     Handshake, auth, per-topic subscribe acks and JSON-array frames with millisecond timestamps,
     as the real service, plus REST aggregates on the same port; by default each connection
