@@ -98,3 +98,17 @@ def packaged_migrations() -> Path:
     import scalper.adapters.store as store
 
     return Path(store.__file__).parent / "migrations"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API over HTTP: moto's server on 127.0.0.1 (an ephemeral port)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -23,19 +23,6 @@ def synthetic_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "flatfiles"
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def s3(s3_endpoint: str) -> Iterator[Any]:
     """A boto3 client on an empty ``flatfiles`` bucket (emptied again afterwards)."""
