@@ -139,16 +139,38 @@ def seconds_batch(bars: ValueBars | TradeBars, names: tuple[str, ...], source: s
     }
 
 
-class IndexValuesLoader(Loader):
+class _SecondsLoader(Loader):
+    """A loader that reduces rows to one row per (symbol, second). A block may end inside a second,
+    so each symbol's last seconds are held back until the next block (or the end of the file)."""
+
+    def __init__(self, key: str, tickers: tuple[str, ...]) -> None:
+        self.names = tuple(sorted(tickers))
+        self.keep = tickers_in(self.names)
+        self._hold = WindowHoldback(key=key, names=self.names, window_ns=SECOND_NS, hold_ns=HOLD_NS)
+
+    def _push(self, cols: Columns) -> list[Write]:
+        return self._reduce_some(self._hold.push(cols))
+
+    def finish(self) -> list[Write]:
+        held = self._hold.flush()
+        return [] if held is None else self._reduce_some(held)
+
+    def _reduce_some(self, cols: Columns) -> list[Write]:
+        return self._reduce(cols) if cols["ts"].size else []
+
+    def _reduce(self, cols: Columns) -> list[Write]:
+        """Store batches for rows whose seconds are complete (never empty)."""
+        raise NotImplementedError
+
+
+class IndexValuesLoader(_SecondsLoader):
     """``us_indices/values_v1`` → one-second OHLC in ``agg_1s``."""
 
     columns = ("ticker", "value", "timestamp")
 
     def __init__(self, key: str, tickers: tuple[str, ...]) -> None:
-        self.names = tuple(sorted(tickers))
-        self.keep = tickers_in(self.names)
+        super().__init__(key, tickers)
         self.owned = (Owned("agg_1s", "symbol", self.names),)
-        self._hold = WindowHoldback(key=key, names=self.names, window_ns=SECOND_NS, hold_ns=HOLD_NS)
 
     def feed(self, block: Block) -> list[Write]:
         cols = {
@@ -156,19 +178,13 @@ class IndexValuesLoader(Loader):
             "ts": _np(block["timestamp"]),
             "value": _np(block["value"]),
         }
-        return self._bars(self._hold.push(cols))
+        return self._push(cols)
 
-    def finish(self) -> list[Write]:
-        held = self._hold.flush()
-        return [] if held is None else self._bars(held)
-
-    def _bars(self, cols: Columns) -> list[Write]:
-        if cols["ts"].size == 0:
-            return []
+    def _reduce(self, cols: Columns) -> list[Write]:
         return [(AGG_1S, seconds_batch(values_to_seconds(cols["symbol"], cols["ts"], cols["value"]), self.names))]
 
 
-class StockTradesLoader(Loader):
+class StockTradesLoader(_SecondsLoader):
     """``us_stocks_sip/trades_v1`` → one-second OHLCV + VWAP + count in ``agg_1s``, and optionally ``trades``.
 
     Condition eligibility (which trades set price, which count in volume) is the consolidated
@@ -176,8 +192,7 @@ class StockTradesLoader(Loader):
     """
 
     def __init__(self, key: str, tickers: tuple[str, ...], *, store_trades: bool) -> None:
-        self.names = tuple(sorted(tickers))
-        self.keep = tickers_in(self.names)
+        super().__init__(key, tickers)
         self.store_trades = store_trades
         base = ("ticker", "conditions", "price", "sip_timestamp", "size")
         extra = ("exchange", "id", "sequence_number", "tape") if store_trades else ()
@@ -185,7 +200,6 @@ class StockTradesLoader(Loader):
         self.owned = (Owned("agg_1s", "symbol", self.names),) + (
             (Owned("trades", "symbol", self.names),) if store_trades else ()
         )
-        self._hold = WindowHoldback(key=key, names=self.names, window_ns=SECOND_NS, hold_ns=HOLD_NS)
         self._key = key
 
     def feed(self, block: Block) -> list[Write]:
@@ -198,19 +212,12 @@ class StockTradesLoader(Loader):
             from scalper.adapters.flatfiles.errors import FlatFileError
 
             raise FlatFileError(self._key, f"column conditions: {exc}") from None
-        writes = self._seconds(self._hold.push({"symbol": symbol, "ts": ts, "price": price, "size": size,
-                                                "conditions": conditions}))  # fmt: skip
+        writes = self._push({"symbol": symbol, "ts": ts, "price": price, "size": size, "conditions": conditions})
         if self.store_trades:
             writes.append((TRADES, self._trades(block, symbol, ts, price, size)))
         return writes
 
-    def finish(self) -> list[Write]:
-        held = self._hold.flush()
-        return [] if held is None else self._seconds(held)
-
-    def _seconds(self, c: Columns) -> list[Write]:
-        if c["ts"].size == 0:
-            return []
+    def _reduce(self, c: Columns) -> list[Write]:
         bars = trades_to_seconds(c["symbol"], c["ts"], c["price"], c["size"], c["conditions"])
         return [(AGG_1S, seconds_batch(bars, self.names))]
 
@@ -230,16 +237,14 @@ class StockTradesLoader(Loader):
         }
 
 
-class QuotesLoader(Loader):
+class QuotesLoader(_SecondsLoader):
     """``us_stocks_sip/quotes_v1`` → one-second NBBO in ``quotes_1s``."""
 
     columns = ("ticker", "ask_price", "ask_size", "bid_price", "bid_size", "sip_timestamp")
 
     def __init__(self, key: str, tickers: tuple[str, ...]) -> None:
-        self.names = tuple(sorted(tickers))
-        self.keep = tickers_in(self.names)
+        super().__init__(key, tickers)
         self.owned = (Owned("quotes_1s", "symbol", self.names),)
-        self._hold = WindowHoldback(key=key, names=self.names, window_ns=SECOND_NS, hold_ns=HOLD_NS)
 
     def feed(self, block: Block) -> list[Write]:
         cols = {
@@ -250,15 +255,9 @@ class QuotesLoader(Loader):
             "ask": _np(block["ask_price"]),
             "ask_size": _np(block["ask_size"]),
         }
-        return self._seconds(self._hold.push(cols))
+        return self._push(cols)
 
-    def finish(self) -> list[Write]:
-        held = self._hold.flush()
-        return [] if held is None else self._seconds(held)
-
-    def _seconds(self, c: Columns) -> list[Write]:
-        if c["ts"].size == 0:
-            return []
+    def _reduce(self, c: Columns) -> list[Write]:
         values = {k: c[k] for k in ("bid", "bid_size", "ask", "ask_size")}
         out = quotes_to_seconds(c["symbol"], c["ts"], values)
         out["symbol"] = _names(out["symbol"], self.names)
