@@ -48,3 +48,9 @@ def session_at(ts_ns: int) -> tuple[int, int] | None:
     if i < 0 or ts_ns >= int(closes[i]):
         return None
     return int(opens[i]), int(closes[i])
+
+
+def session_table() -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Every session the calendar knows as an ``(n, 2)`` int64 array of (open_ns, close_ns), sorted."""
+    opens, closes = _session_bounds()
+    return np.ascontiguousarray(np.column_stack((opens, closes)))

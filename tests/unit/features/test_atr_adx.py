@@ -174,6 +174,6 @@ def test_wilder_refuses_a_non_finite_input_naming_it(bad: float) -> None:
 
 
 def test_bad_period_is_a_config_error() -> None:
-    for kernel in (Atr, Adx, Wilder):
-        with pytest.raises(ConfigError, match="wilder period"):
+    for kernel, name in ((Atr, "atr"), (Adx, "adx"), (Wilder, "wilder")):
+        with pytest.raises(ConfigError, match=f"{name} period"):
             kernel(0)

@@ -88,7 +88,7 @@ def test_ema_of_period_one_is_the_input() -> None:
 def test_constant_input_gives_constant_ema_and_zero_slope() -> None:
     slope = EmaSlope(5, 3)
     out = [slope.update(4321.5) for _ in range(20)]
-    assert slope.ema.value == 4321.5
+    assert slope.ema_value == 4321.5
     assert all(math.isnan(v) for v in out[:7]) and all(v == 0.0 for v in out[7:])
     assert slope.ready
 
