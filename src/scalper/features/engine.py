@@ -100,7 +100,7 @@ class EventArrays:
         )
 
     def known_at(self) -> NDArray[np.int64]:
-        """When each event is known: a second at its window's end, an AM bar at its minute's end, others at their time."""
+        """When each event is known: a second at its window's end, an AM bar at its minute's end, else its time."""
         delay = np.where(self.kind == K.SECOND, SECOND_NS, np.where(self.kind == K.MINUTE, 60 * SECOND_NS, 0))
         return self.ts + delay
 
