@@ -8,6 +8,12 @@ asks for ``db_url`` gets its own database cloned from a migrated template.
 from __future__ import annotations
 
 import os
+
+# Compiled feature kernels run with bounds checks under test (an index error instead of a crash),
+# cached apart from the unchecked build the commands use.
+os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "numba"))
+
 import shutil
 import tempfile
 import uuid

@@ -212,10 +212,21 @@ class FeatureEngine:
         """The feed's minute bar (``AM``), checked against the minute built from the seconds."""
         return self._step(symbol, K.MINUTE, ts, o, h, lo, c, _NAN if volume is None else volume, _NAN)
 
-    def replay(self, events: EventArrays, *, keep: bool = False) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
-        """Apply a time-ordered batch; returns (status per event, snapshots — one per event when ``keep``)."""
+    def replay(
+        self, events: EventArrays, *, keep: bool | NDArray[np.bool_] = False
+    ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+        """Apply a time-ordered batch; returns (status per event, the kept snapshots in event order).
+
+        ``keep``: True keeps every event's snapshot, a boolean mask keeps those it marks, False none.
+        """
         n = len(events)
-        out = np.empty((n if keep else 1, N_FIELDS))
+        mask = np.full(n, bool(keep)) if isinstance(keep, bool) else np.asarray(keep, dtype=bool)
+        if mask.shape != (n,):
+            raise ConfigError(f"replay keep mask: expected {n} booleans, was shape {mask.shape}")
+        slot = np.full(n, -1, dtype=np.int64)
+        kept = np.flatnonzero(mask)
+        slot[kept] = np.arange(kept.size)
+        out = np.empty((kept.size + 1, N_FIELDS))
         status = np.zeros(n, dtype=np.int8)
         applied = int(
             K.run_events(
@@ -232,18 +243,24 @@ class FeatureEngine:
                 events.d,
                 events.e,
                 events.f,
+                slot,
                 out,
                 status,
             )
         )
         if applied < n:  # beyond the calendar: count it and everything after it
             status[applied:] = K.OUTSIDE_CALENDAR
+            out[slot[applied:][slot[applied:] >= 0]] = _NAN
         for code, reason in REASONS.items():
             count = int(np.count_nonzero(status == code))
             if count:
                 self.refused[reason] += count
+        ok = status == K.OK
+        if ok.any():
+            last_ok = np.flatnonzero(ok)
+            np.maximum.at(self.last_ts, events.symbol[last_ok], events.ts[last_ok])
         self._refresh_latest()
-        return status, out
+        return status, out[:-1]
 
     def _refresh_latest(self) -> None:
         for code in range(len(self.symbols)):

@@ -604,6 +604,8 @@ def _rel_volume(st: NDArray[np.float64], pr: NDArray[np.float64]) -> float:
     if st[L.DAY_ACTIVE] == 0.0 or pr[L.P_HAS_VOLUME] == 0.0:
         return _NAN
     elapsed = st[L.LAST_S] - st[L.OPEN_S]
+    if elapsed < 0.0:  # the session started with a trade: no second of it yet
+        return _NAN
     m = int(elapsed // 60.0)
     if m >= L.SESSION_MINUTES_CAP or st[L.RELVOL_N + m] < pr[L.P_RELVOL_MIN]:
         return _NAN
@@ -772,19 +774,20 @@ def run_events(
     d: NDArray[np.float64],
     e: NDArray[np.float64],
     f: NDArray[np.float64],
+    slot: NDArray[np.int64],
     out: NDArray[np.float64],
     status: NDArray[np.int8],
 ) -> int:
     """The replay loop: :func:`step_event` over event arrays, in order; returns how many were applied.
 
-    ``out`` has one row per event (every snapshot kept) or a single row (each snapshot overwrites
-    the last: the cost of computing it is paid either way). Stops at the first event outside the
-    sessions table so the caller can extend it and resume.
+    Event ``i``'s snapshot goes to row ``slot[i]`` of ``out``, or to its last row (scratch) when
+    ``slot[i]`` is −1: the snapshot is computed for every event either way. Stops at the first event
+    beyond the sessions table so the caller can extend it and resume.
     """
     n = ts.shape[0]
-    keep = out.shape[0] == n
+    scratch = out.shape[0] - 1
     for i in range(n):
-        row = out[i] if keep else out[0]
+        row = out[slot[i]] if slot[i] >= 0 else out[scratch]
         code = step_event(
             states, params, sessions, partner, symbol[i], kind[i], ts[i], a[i], b[i], c[i], d[i], e[i], f[i], row
         )
