@@ -80,6 +80,17 @@ def test_bench_writer_prints_one_json_object(scalper: Run, db_url: str) -> None:
     assert result["stored_after_rewrite"] == 20000
 
 
+def test_bench_features_prints_its_figures_without_a_database(scalper: Run) -> None:
+    out = scalper("bench", "features", "--json", "--sessions", "1")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip())
+    assert result["name"] == "features"
+    # one regular session of SPX, NDX (a print almost every second) and SPY, QQQ (a trade every second or so)
+    assert 4 * 23_400 * 0.9 < result["events"] <= 4 * 23_400
+    assert result["events_per_s"] > 0 and 0 < result["live_p50_us"] <= result["live_p99_us"] <= result["live_max_us"]
+    assert result["state_bytes_per_symbol"] > 0
+
+
 def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:
     out = scalper("synth", str(tmp_path / "m"), "--sessions", "1", "--start", "2025-11-28", "--what", "flatfiles")
     assert out.returncode == 0, out.stderr

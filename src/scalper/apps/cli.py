@@ -417,12 +417,13 @@ def _date(option: str, text: str) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed or flatfiles.")],
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles or features.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
     megabytes: Annotated[
         int, typer.Option(help="Uncompressed size of the synthetic trades file (flatfiles).", min=10)
     ] = 2100,
+    sessions: Annotated[int, typer.Option(help="Synthetic sessions of one-second data (features).", min=1)] = 10,
 ) -> None:
     """Run a benchmark and print its figures (a table, or JSON lines with --json).
 
@@ -438,13 +439,23 @@ def bench(
     the backfill (SPY/QQQ seconds and trades) into a scratch database, against a raw binary
     COPY of the same trades. Keys: name, rows, parse_rows_per_s (decompress + parse + ticker
     filter), load_rows_per_s (the whole backfill), copy_rows_per_s, load_ratio, peak_rss_mb.
+
+    features: every feature over --sessions synthetic sessions of SPX, SPY, NDX and QQQ
+    seconds, no database. Keys: name, events, events_per_s (replay, one thread, a snapshot
+    after every event), live_p50_us / live_p99_us / live_max_us (one live update call),
+    state_bytes_per_symbol, compile_s.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        if name not in ("writer", "feed", "flatfiles"):
-            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles")
+        if name not in ("writer", "feed", "flatfiles", "features"):
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles, features")
+        if name == "features":
+            from scalper.bench import features
+
+            _print_result(features.run(sessions=sessions), as_json)
+            return
         from scalper.bench import feed, writer
 
         with _context().database() as (url, conn):
