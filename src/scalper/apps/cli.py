@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalper.apps.regime import regime_app
 from scalper.core.errors import ConfigError, ScalperError
 
 HELP = """scalper: intraday scalping of the S&P 500 and Nasdaq-100.
@@ -34,6 +35,7 @@ db_app = typer.Typer(help="Database: apply migrations, show schema status.", no_
 config_app = typer.Typer(help="Configuration: show the effective settings (secrets redacted).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(regime_app, name="regime")
 
 console = Console()
 err_console = Console(stderr=True)

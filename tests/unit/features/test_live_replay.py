@@ -5,6 +5,7 @@ symbols over two sessions, index VWAPs mapped from their proxies."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_replay_in_chunks_equals_one_replay(events: EventArrays) -> None:
     _, rows = whole.replay(events, keep=True)
     chunked = FeatureEngine(SYMBOLS)
     cuts = [0, 1, 777, 50_000, len(events) // 2, len(events)]
-    parts = [chunked.replay(events.take(slice(a, b)), keep=True)[1] for a, b in zip(cuts, cuts[1:], strict=False)]
+    parts = [chunked.replay(events.take(slice(a, b)), keep=True)[1] for a, b in itertools.pairwise(cuts)]
     assert np.concatenate(parts).tobytes() == rows.tobytes()
 
 
