@@ -132,6 +132,33 @@ class MetricsConfig(Section):
     port: int = Field(default=9108, ge=0, le=65535, description="0 = any free port.")
 
 
+class FeaturesConfig(Section):
+    """Feature engine periods (bars of the named timeframe) and snapshot persistence."""
+
+    ema_periods: tuple[int, int, int, int] = Field(default=(60, 20, 20, 20), description="EMA n on 1s, 1m, 5m, 15m.")
+    slope_lags: tuple[int, int, int, int] = Field(default=(10, 3, 3, 3), description="Slope lag k per timeframe.")
+    atr_period: int = Field(default=14, ge=1)
+    adx_period: int = Field(default=14, ge=1)
+    er_period: int = Field(default=10, ge=1)
+    bb_period: int = Field(default=20, ge=1, description="Bollinger and Keltner period (minutes).")
+    bb_k: float = Field(default=2.0, gt=0)
+    kc_multiplier: float = Field(default=1.5, gt=0)
+    atr_fast: int = Field(default=5, ge=1, description="Fast ATR of the ATR ratio (the slow one is bb_period).")
+    rv_window_s: int = Field(default=300, ge=1)
+    pivot_strength: int = Field(default=5, ge=1, description="Minutes on each side of a swing pivot.")
+    relvol_sessions: int = Field(default=20, ge=1)
+    relvol_min_sessions: int = Field(default=5, ge=1)
+    bvc_period: int = Field(default=60, ge=1, description="Seconds of price changes behind the BVC sigma.")
+    ratio_minutes: int = Field(default=5, ge=1, description="Minutes in the median index/proxy ratio.")
+    index_vwap: Literal["proxy", "equal"] = Field(
+        default="proxy", description="Index VWAP: the proxy's VWAP x the live ratio, or equal weights (TWAP)."
+    )
+    snapshot_every_s: int = Field(default=60, ge=1, le=86_400, description="A stored snapshot every N seconds.")
+    seed_sessions: int = Field(
+        default=20, ge=1, le=250, description="Sessions of stored seconds replayed at start-up to warm the features."
+    )
+
+
 class LogConfig(Section):
     """Logging."""
 
@@ -146,5 +173,6 @@ class Config(Section):
     flatfiles: FlatFilesConfig = FlatFilesConfig()
     broker: BrokerConfig = BrokerConfig()
     writer: WriterConfig = WriterConfig()
+    features: FeaturesConfig = FeaturesConfig()
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()
