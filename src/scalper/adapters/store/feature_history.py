@@ -1,0 +1,53 @@
+"""Stored seconds as feature-engine events: warming the engine up from history at start-up.
+
+A live start at 11:00 replays the stored one-second aggregates of the last ``sessions`` sessions
+up to now through the same compiled step the live path uses, so session values (VWAP, opening
+ranges, cumulative delta, relative volume) are those of an engine that ran all along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from scalper.adapters.store.readers import read_seconds_merged
+from scalper.core.events import SECOND_NS
+from scalper.features.engine import EventArrays, FeatureEngine
+
+
+def stored_seconds(conn: psycopg.Connection[Any], symbols: Sequence[str], start_ns: int, end_ns: int) -> EventArrays:
+    """Every stored second of ``symbols`` starting in [start_ns, end_ns), in the order they become known."""
+    cols = read_seconds_merged(conn, symbols, start_ns, end_ns)
+    events = EventArrays.seconds(
+        cols["symbol_id"].astype(np.int64),
+        cols["ts_ns"],
+        cols["open"],
+        cols["high"],
+        cols["low"],
+        cols["close"],
+        cols["volume"],
+        cols["vwap"],
+    )
+    return EventArrays.merge(events)
+
+
+def warm_up_start(engine: FeatureEngine, now_ns: int, sessions: int) -> int:
+    """The open of the session ``sessions − 1`` sessions before the one at or before ``now_ns``."""
+    opens = engine.sessions[:, 0]
+    current = int(np.searchsorted(opens, now_ns, side="right")) - 1
+    return int(opens[max(current - (sessions - 1), 0)])
+
+
+def warm_up(engine: FeatureEngine, conn: psycopg.Connection[Any], *, now_ns: int, sessions: int) -> int:
+    """Replay the stored seconds from ``sessions`` sessions back to ``now_ns`` (exclusive); returns the events applied.
+
+    The last second replayed starts before ``now_ns − 1 s``, i.e. it had ended by ``now_ns``.
+    """
+    start = warm_up_start(engine, now_ns, sessions)
+    end = now_ns - SECOND_NS + 1_000  # seconds starting at or before now − 1 s (the store keeps microseconds)
+    events = stored_seconds(conn, engine.symbols, start, end)
+    status, _ = engine.replay(events)
+    return int(np.count_nonzero(status == 0))
