@@ -3,8 +3,9 @@
 A snapshot is stored for a symbol after the last second of every ``every_s``-second window of
 the day (with the default 60: after hh:mm:59) and, when a window's last second never came, after
 the symbol's first second of a later window (whose state includes the closed window). It is
-stamped with the time it became known — the end of that second. ``data`` holds every field of :data:`scalper.features.snapshot.FIELDS` (``null``
-where not ready); ``ready`` is true when the fields of ``READY_FIELDS`` all have values;
+stamped with the time it became known — the end of that second. ``data`` holds every field of
+:data:`scalper.features.snapshot.FIELDS` (``null`` where not ready); ``ready`` is true when the
+fields of ``READY_FIELDS`` all have values;
 ``version`` names the feature set (code and parameters), so snapshots of different settings
 never overwrite each other.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,7 +34,7 @@ def test_live_choice_equals_the_batch_mask_in_any_chunking(steps: list[tuple[int
     want = np.array([live.due(SYMBOLS[int(s)], int(t)) for s, t in zip(events.symbol, events.ts, strict=True)])
     batch = SnapshotRecorder(SYMBOLS, every_s=60, version="v")
     cuts = np.linspace(0, len(events), chunks + 1).astype(int)
-    got = np.concatenate([batch.due_mask(events.take(slice(a, b))) for a, b in zip(cuts[:-1], cuts[1:], strict=True)])
+    got = np.concatenate([batch.due_mask(events.take(slice(a, b))) for a, b in itertools.pairwise(cuts)])
     assert np.array_equal(got, want)
 
 
