@@ -213,8 +213,10 @@ def _pivots(
     """Push a closed minute; confirm a swing pivot N minutes back; keep the pivot-anchored VWAPs."""
     n = int(pr[L.P_PIVOT_N])
     size = 2 * n + 1
-    vwap_add(st, L.VWAP_PIVOT_HIGH, price, w)
-    vwap_add(st, L.VWAP_PIVOT_LOW, price, w)
+    if st[L.PIVOT_HIGH] == st[L.PIVOT_HIGH]:  # anchored only once a pivot is confirmed
+        vwap_add(st, L.VWAP_PIVOT_HIGH, price, w)
+    if st[L.PIVOT_LOW] == st[L.PIVOT_LOW]:
+        vwap_add(st, L.VWAP_PIVOT_LOW, price, w)
     pos = int(st[L.PIVOT_POS])
     slot = L.PIVOT_RING + pos * L.PIVOT_FIELDS
     st[slot] = start
@@ -362,6 +364,11 @@ def _start_day(st: NDArray[np.float64], sessions: NDArray[np.int64], cursor: int
     for slot in (L.PIVOT_HIGH, L.PIVOT_HIGH + 1, L.PIVOT_LOW, L.PIVOT_LOW + 1):
         st[slot] = _NAN
     st[L.RV_SESSION] = 0.0
+    window_reset(st, L.RV_WINDOW)
+    st[L.MAPPED_VWAP] = _NAN
+    st[L.MAPPED_VWAP + 1] = _NAN
+    for i in range(2 * len(L.OR_MINUTES)):
+        st[L.MAPPED_OR + i] = _NAN
     st[L.CUM_BVC] = 0.0
     st[L.CUM_LEE_READY] = 0.0
     st[L.LEE_READY_TRADES] = 0.0
@@ -374,9 +381,11 @@ def _start_day(st: NDArray[np.float64], sessions: NDArray[np.int64], cursor: int
 @kernel
 def _locate(st: NDArray[np.float64], pr: NDArray[np.float64], sessions: NDArray[np.int64], ts: int) -> int:
     """Advance the session cursor to ``ts``: −1 outside the table, 0 overnight, 1 regular hours."""
-    cursor = int(st[L.CURSOR])
     n = sessions.shape[0]
-    while cursor < n and ts >= sessions[cursor, 1]:
+    if n == 0 or ts >= sessions[n - 1, 1]:  # refused before anything changes
+        return -1
+    cursor = int(st[L.CURSOR])
+    while ts >= sessions[cursor, 1]:
         if st[L.DAY_ACTIVE] > 0.0:
             _end_day(st, pr)
         cursor += 1
@@ -385,8 +394,6 @@ def _locate(st: NDArray[np.float64], pr: NDArray[np.float64], sessions: NDArray[
         st[L.ON_LOW] = _NAN
         vwap_reset(st, L.VWAP_ON_HIGH)
         vwap_reset(st, L.VWAP_ON_LOW)
-    if cursor >= n:
-        return -1
     if ts < sessions[cursor, 0]:
         return 0
     if st[L.DAY_ACTIVE] == 0.0:
@@ -443,7 +450,7 @@ def _second(
     st[L.LAST_S] = t
     if has_volume:
         w = v
-        price = vw if 0.0 < vw < _INF and lo <= vw <= h else (h + lo + c) / 3.0
+        price = vw if 0.0 < vw < _INF else (h + lo + c) / 3.0  # odd lots can put a VWAP outside [low, high]
     else:
         w = 1.0
         price = (h + lo + c) / 3.0
@@ -690,7 +697,7 @@ def snapshot(st: NDArray[np.float64], pr: NDArray[np.float64], out: NDArray[np.f
     out[S.F_ADX], out[S.F_PLUS_DI], out[S.F_MINUS_DI] = adx, plus_di, minus_di
     out[S.F_ER] = st[L.ER_1M + 4]
     rv = sum_value(st, L.RV_WINDOW, int(pr[L.P_RV_N]))
-    out[S.F_RV_WINDOW] = math.sqrt(rv) if rv == rv else _NAN
+    out[S.F_RV_WINDOW] = math.sqrt(rv) if rv == rv and active else _NAN
     out[S.F_RV_SESSION] = math.sqrt(st[L.RV_SESSION]) if active else _NAN
     bb_n = int(pr[L.P_BB_N])
     mid, sd = stats_mean(st, L.BB_1M, bb_n), stats_std(st, L.BB_1M, bb_n)

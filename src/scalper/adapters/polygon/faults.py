@@ -56,7 +56,6 @@ class Faults:
         if self.pause_s < 0 or (self.pause_after_frames is not None and self.pause_s == 0):
             raise ConfigError(f"faults.pause_s: expected > 0 with pause_after_frames, was {self.pause_s!r}")
 
-
     def counts_frames(self) -> bool:
         """Whether a websocket fault is set that counts data frames (or queued frames)."""
         return any(getattr(self, name) is not None for name in FRAME_FAULTS)
