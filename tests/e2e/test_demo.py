@@ -21,6 +21,12 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     assert sent == stored and int(sent.replace(",", "")) > 40_000
     found, repaired = re.search(r"gaps found / repaired\s*│\s*(\d+) / (\d+)", out.stdout).groups()
     assert int(found) >= 1 and found == repaired
+    # Features of the captured session, the regime report over the synthetic history, the morning score.
+    assert "features at 11:00 on 2025-12-01" in out.stdout and "snapshots stored" in out.stdout
+    for line in re.findall(r"accuracy ([\d.]+) vs majority-class baseline ([\d.]+).*?Brier ([\d.]+)", out.stdout):
+        assert 0 < float(line[0]) <= 1 and 0 < float(line[2]) < 2
+    assert len(re.findall(r"walk-forward", out.stdout)) == 4  # SPX and NDX at 10:00 and 10:30
+    assert "morning regime score" in out.stdout
 
 
 def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:

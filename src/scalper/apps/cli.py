@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalper.apps.features import features_app
 from scalper.apps.regime import regime_app
 from scalper.core.errors import ConfigError, ScalperError
 
@@ -36,6 +37,7 @@ config_app = typer.Typer(help="Configuration: show the effective settings (secre
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(regime_app, name="regime")
+app.add_typer(features_app, name="features")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -26,6 +26,7 @@ from rich.table import Table
 from scalper.adapters.flatfiles import Backfill, FileCache, FileResult, LoadOptions, LocalSource
 from scalper.adapters.store import connect
 from scalper.adapters.store.migrations import migrate
+from scalper.adapters.store.minute_bars import fill_minute_bars
 from scalper.adapters.store.tables import (
     AGG_1S,
     BARS,
@@ -39,11 +40,16 @@ from scalper.adapters.store.tables import (
 from scalper.adapters.store.writer import BulkWriter
 from scalper.apps.context import AppContext
 from scalper.apps.demo_capture import CaptureReport, run_capture
+from scalper.apps.features import ComputeResult, show_at, snapshot_table
+from scalper.apps.features import compute as compute_features
+from scalper.apps.regime import print_scores, regime_demo
+from scalper.regime.service import DEFAULT_CHECKPOINTS, DEFAULT_SYMBOLS, ReportResult, Score, Settings, run_score
 from scalper.synthetic import columns
 from scalper.synthetic.flatfiles import DATASETS, write_dataset
 from scalper.synthetic.market import MarketDay, generate_market_days
 from scalper.synthetic.options import OptionDay, generate_option_day
 
+DEMO_SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
 _STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
@@ -69,6 +75,10 @@ class DemoReport:
     steps: dict[str, float] = field(default_factory=dict)
     capture: CaptureReport | None = None
     files: list[FileResult] = field(default_factory=list)
+    features: ComputeResult | None = None
+    feature_tables: list[Table] = field(default_factory=list)
+    regime: list[ReportResult] = field(default_factory=list)
+    scores: list[Score] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -136,6 +146,23 @@ def run_demo(
         with _step(report, console, "capture a live session through the feed (one injected disconnect)"):
             capture_day = _next_session(report.sessions[-1].window.day)
             report.capture = run_capture(url, day=capture_day, seed=seed)
+            open_ns = _session_open_ns(capture_day)
+            fill_minute_bars(conn, DEMO_SYMBOLS, open_ns, open_ns + 86_400 * 1_000_000_000)  # no AM channel captured
+        with _step(report, console, "compute feature snapshots over the stored sessions"):
+            report.features, engine = compute_features(conn, ctx.config.features)
+            report.feature_tables.append(snapshot_table(engine, f"features at the close of {capture_day}"))
+            at_eleven = open_ns + 90 * 60 * 1_000_000_000
+            report.feature_tables.insert(
+                0, snapshot_table(show_at(conn, ctx.config.features, at_eleven), f"features at 11:00 on {capture_day}")
+            )
+        with _step(report, console, "daily regime: synthetic history, labels, walk-forward report"):
+            report.regime = regime_demo(conn, console, end=start, seed=seed)
+        with _step(report, console, f"morning regime score of {capture_day}"):
+            report.scores = [
+                x
+                for symbol in DEFAULT_SYMBOLS
+                for x in run_score(conn, symbol, [capture_day], DEFAULT_CHECKPOINTS, Settings())
+            ]
         for spec in (*_STORED_TABLES, *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
@@ -199,8 +226,24 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
         capture.add_row("gaps found / repaired", f"{c.gaps} / {c.gaps_repaired}")
         capture.add_row("seconds backfilled through REST", f"{c.seconds_backfilled:,}")
         console.print(capture)
+    if report.features is not None:
+        f = report.features
+        console.print(
+            f"features: {len(f.sessions)} sessions, {f.events:,} events, {f.snapshots:,} snapshots stored "
+            f"({f.version}) in {f.seconds:.1f} s",
+            highlight=False,
+        )
+        console.print(*report.feature_tables)
+    if report.scores:
+        print_scores(console, report.scores)
     console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
+
+
+def _session_open_ns(day: dt.date) -> int:
+    from scalper.marketdata.calendar import xnys
+
+    return int(xnys().session_open(day.isoformat()).value)
 
 
 def _next_session(day: dt.date) -> dt.date:
