@@ -25,7 +25,7 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     assert "features at 11:00 on 2025-12-01" in out.stdout and "snapshots stored" in out.stdout
     for line in re.findall(r"accuracy ([\d.]+) vs majority-class baseline ([\d.]+).*?Brier ([\d.]+)", out.stdout):
         assert 0 < float(line[0]) <= 1 and 0 < float(line[2]) < 2
-    assert len(re.findall(r"walk-forward", out.stdout)) == 4  # SPX and NDX at 10:00 and 10:30
+    assert len(re.findall(r"I:(?:SPX|NDX) @ 10:[03]0 walk-forward", out.stdout)) == 4  # SPX, NDX at 10:00, 10:30
     assert "morning regime score" in out.stdout
 
 
