@@ -197,20 +197,25 @@ def ingest(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).", min=0)
     ] = None,
+    features: Annotated[
+        bool, typer.Option("--features", help="Also run the feature engine and store its snapshots.")
+    ] = False,
 ) -> None:
     """Capture the live feed into the database: SPX/NDX and SPY/QQQ, no trading.
 
     One websocket per cluster (only one process may hold each: the provider closes the older
     connection). Reconnects with backoff, treats a refused key as fatal, detects stalls during
     regular hours, and writes through the idempotent bulk writer. Point feed.ws_url at a local
-    `scalper replay-server` to capture the synthetic market offline.
+    `scalper replay-server` to capture the synthetic market offline. With --features the
+    feature engine (warmed up from the stored seconds) runs on the captured events and stores a
+    snapshot per symbol every [features] snapshot_every_s seconds in `features`.
     """
 
     def body() -> None:
         from scalper.apps.ingest import run_ingest
 
         try:
-            report = run_ingest(_context(), duration)
+            report = run_ingest(_context(), duration, features=features)
         except KeyboardInterrupt:
             console.print("stopped")
             return
@@ -227,6 +232,13 @@ def ingest(
             table.add_row(f"reconnects {market}", ", ".join(f"{k}: {v}" for k, v in client.reconnects.items()) or "0")
         table.add_row("gaps seen / repaired", f"{len(report.pipeline.gaps)} / {stats.gaps_repaired}")
         table.add_row("seconds backfilled", f"{stats.rows_repaired:,}")
+        if report.features is not None:
+            live = report.features
+            table.add_row("events dropped before the engine", f"{stats.engine_dropped:,}")
+            table.add_row("feature events applied", f"{live.events:,}")
+            table.add_row("feature snapshots stored", f"{live.snapshots_written:,}")
+            refused = ", ".join(f"{k}: {v:,}" for k, v in sorted(live.engine.refused.items()))
+            table.add_row("feature events refused", refused or "0")
         console.print(table)
 
     _run(body)

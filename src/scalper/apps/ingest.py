@@ -24,11 +24,16 @@ from scalper.adapters.metrics import FeedMetrics, start_http
 from scalper.adapters.polygon.rest import PolygonRest
 from scalper.adapters.spool import Spool
 from scalper.adapters.store import connect
+from scalper.adapters.store.feature_history import warm_up
 from scalper.adapters.store.migrations import migrate
 from scalper.apps.context import AppContext
 from scalper.config.model import FeedConfig
 from scalper.core.clock import LiveClock
 from scalper.core.errors import ConfigError
+from scalper.core.events import MarketEvent
+from scalper.engine.live_features import LiveFeatures
+from scalper.features.engine import FeatureEngine
+from scalper.features.recorder import SnapshotRecorder, feature_version
 from scalper.marketdata.calendar import is_regular_hours, session_at
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,7 @@ class IngestReport:
 
     pipeline: IngestPipeline
     clients: dict[str, FeedClient]
+    features: LiveFeatures | None = None
     interrupted: bool = False
 
 
@@ -89,18 +95,21 @@ async def _capture(
     metrics: FeedMetrics,
     starts: dict[str, int],
     reports: list[IngestReport],
+    features: LiveFeatures | None,
 ) -> None:
     key = ctx.secrets.market_data_api_key
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
     timeout, write_timeout = ctx.config.database.connect_timeout_s, ctx.config.writer.write_timeout_s
     rest = PolygonRest(key.reveal(), base_url=ctx.config.feed.rest_base())
+    queue: asyncio.Queue[list[MarketEvent]] | None = asyncio.Queue(maxsize=10_000) if features else None
     pipeline = IngestPipeline(
         lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout),
         batch_rows=ctx.config.writer.batch_rows,
         spool=spool,
         metrics=metrics,
         backfill=rest.second_aggs,
+        engine_queue=queue,
     )
     settings = {
         market: FeedSettings(
@@ -115,16 +124,41 @@ async def _capture(
     }
     pipeline.expect_from(starts, "restart")
     clock = LiveClock()
-    async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
-        reports.append(IngestReport(pipeline, capture.clients))  # live counters: final once the block is left
-        try:
-            await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
-        finally:  # what is still missing since a disconnect is repaired before the process ends
-            pipeline.close_gaps_at(clock.now_ns(), session_close=session_close)
+    consumer = None
+    if features is not None and queue is not None:
+        connect_features = lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout)  # noqa: E731
+        consumer = asyncio.create_task(features.run(queue, connect_features))
+    try:
+        async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
+            reports.append(IngestReport(pipeline, capture.clients, features))  # live counters
+            try:
+                await capture.wait(duration_s)  # a fatal feed error (refused key) ends the capture with its message
+            finally:  # what is still missing since a disconnect is repaired before the process ends
+                pipeline.close_gaps_at(clock.now_ns(), session_close=session_close)
+    finally:
+        if consumer is not None:  # applies what is queued and stores the last snapshots
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
 
 
-def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
-    """Capture until interrupted (or for ``duration_s``); returns the counters either way."""
+def live_features(ctx: AppContext, conn: psycopg.Connection[Any], symbols: Sequence[str], now_ns: int) -> LiveFeatures:
+    """The feature engine for the captured symbols, warmed up from the stored seconds up to ``now_ns``."""
+    from scalper.apps.features import feature_params
+
+    params = feature_params(ctx.config.features)
+    engine = FeatureEngine(symbols, params)
+    applied = warm_up(engine, conn, now_ns=now_ns, sessions=ctx.config.features.seed_sessions)
+    log.info("features: warmed up on %d stored seconds (%d sessions back)", applied, ctx.config.features.seed_sessions)
+    recorder = SnapshotRecorder(symbols, every_s=ctx.config.features.snapshot_every_s, version=feature_version(params))
+    return LiveFeatures(engine, recorder)
+
+
+def run_ingest(ctx: AppContext, duration_s: float | None, *, features: bool = False) -> IngestReport:
+    """Capture until interrupted (or for ``duration_s``); returns the counters either way.
+
+    With ``features``, the feature engine runs on the captured events and stores its snapshots.
+    """
     cfg = ctx.config
     metrics = FeedMetrics(LiveClock())
     with contextlib.ExitStack() as stack:
@@ -138,7 +172,9 @@ def run_ingest(ctx: AppContext, duration_s: float | None) -> IngestReport:
         starts = restart_starts(conn, symbols, LiveClock().now_ns())
         reports: list[IngestReport] = []
         try:
-            asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts, reports))
+            now = LiveClock().now_ns()
+            live = live_features(ctx, conn, symbols, now) if features else None
+            asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts, reports, live))
         except KeyboardInterrupt:  # the capture was stopped and flushed by the cancellation
             if not reports:
                 raise

@@ -102,16 +102,24 @@ class SnapshotRecorder:
 
     def take(self) -> dict[str, Any]:
         """The collected rows as columns of the ``features`` table, and forget them."""
+        columns = self.peek()
+        self.drop(len(self._ts))
+        return columns
+
+    def peek(self) -> dict[str, Any]:
+        """The collected rows as columns of the ``features`` table (kept until :meth:`drop`)."""
         rows = np.array(self._rows).reshape(len(self._rows), len(FIELDS))
         ready = np.isfinite(rows[:, _READY]).all(axis=1) if len(rows) else np.zeros(0, dtype=bool)
         encode = msgspec.json.Encoder().encode
         data = [encode(dict(zip(FIELDS, row.tolist(), strict=True))).decode() for row in rows]
-        columns = {
+        return {
             "symbol": np.array(self._symbol, dtype=object),
             "ts": np.array(self._ts, dtype=np.int64),
             "version": np.full(len(rows), self.version, dtype=object),
             "ready": ready,
             "data": np.array(data, dtype=object),
         }
-        self._symbol, self._ts, self._rows = [], [], []
-        return columns
+
+    def drop(self, n: int) -> None:
+        """Forget the ``n`` oldest collected rows (once they are stored)."""
+        del self._symbol[:n], self._ts[:n], self._rows[:n]

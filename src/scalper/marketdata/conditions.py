@@ -179,3 +179,11 @@ def _scatter(owner: NDArray[np.int64], codes: NDArray[np.int64], n: int, width: 
     matrix = np.full((n, width), PAD, dtype=np.int16)
     matrix[owner, slot] = codes
     return matrix
+
+
+def counts_in_volume(conditions: Sequence[int]) -> bool:
+    """One trade (the live path): does it count in volume, VWAP and trade count."""
+    flags = HIGH_LOW | OPEN_CLOSE | VOLUME
+    for code in conditions:
+        flags &= int(FLAG_TABLE[min(code + 1, TABLE_SIZE + 1)]) if code >= PAD else 0
+    return flags & VOLUME != 0

@@ -68,3 +68,12 @@ def test_malformed_condition_matrices_are_refused(bad: np.ndarray) -> None:
 def test_non_numeric_cells_are_refused() -> None:
     with pytest.raises(ValueError, match="conditions"):
         conditions_from_strings(["12,x"])
+
+
+@given(st.lists(st.integers(min_value=0, max_value=70), max_size=4))
+def test_the_one_trade_check_agrees_with_the_columnar_one(codes: list[int]) -> None:
+    from scalper.marketdata.conditions import counts_in_volume, volume_eligible
+
+    matrix = np.full((1, 4), -1, dtype=np.int16)
+    matrix[0, : len(codes)] = codes
+    assert counts_in_volume(codes) == bool(volume_eligible(matrix)[0])
