@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalper.apps.arguments import parse_date
 from scalper.apps.features import features_app
 from scalper.apps.regime import regime_app
 from scalper.core.errors import ConfigError, ScalperError
@@ -153,7 +154,7 @@ def demo(
     def body() -> None:
         from scalper.apps.demo import run_demo
 
-        run_demo(_context(), console, start=_date("--start", start), sessions=sessions, seed=seed)
+        run_demo(_context(), console, start=parse_date("--start", start), sessions=sessions, seed=seed)
 
     _run(body)
 
@@ -179,7 +180,7 @@ def synth(
         parts = {p.strip() for p in what.split(",") if p.strip()}
         if not parts or parts - WHAT:
             raise ConfigError(f"--what: value {what!r} is invalid: expected a comma list of {sorted(WHAT)}")
-        summary = write_synthetic(out, start=_date("--start", start), sessions=sessions, seed=seed, what=parts)
+        summary = write_synthetic(out, start=parse_date("--start", start), sessions=sessions, seed=seed, what=parts)
         table = Table("dataset", "rows / frames", title=f"synthetic market in {out}")
         for key, count in sorted(summary.counts.items()):
             table.add_row(key, f"{count:,}")
@@ -314,7 +315,7 @@ def replay_server(
                 port,
                 speed=speed,
                 api_key=api_key,
-                start=_date("--start", start),
+                start=parse_date("--start", start),
                 sessions=sessions,
                 seed=seed,
                 timeline=timeline,
@@ -352,7 +353,7 @@ def backfill(
 
         names = _datasets(datasets)
         results = run_backfill(
-            _context(), console, first=_date("--from", first), last=_date("--to", last), datasets=names
+            _context(), console, first=parse_date("--from", first), last=parse_date("--to", last), datasets=names
         )
         _print_files(results, f"backfill {first} … {last}")
 
@@ -371,7 +372,7 @@ def sync(
     def body() -> None:
         from scalper.apps.backfill import run_sync
 
-        today = _date("--as-of", as_of) if as_of else None
+        today = parse_date("--as-of", as_of) if as_of else None
         results = run_sync(_context(), console, today=today, datasets=_datasets(datasets))
         _print_files(results, "sync")
 
@@ -420,15 +421,6 @@ def _faults(items: list[str]) -> Any:
         except ValueError:
             raise ConfigError(f"--fault: {item!r} is invalid: {name} expects a {kinds[name]}") from None
     return Faults(**values)
-
-
-def _date(option: str, text: str) -> Any:
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option}: value {text!r} is invalid: expected a date YYYY-MM-DD") from None
 
 
 @app.command("bench")

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalper.apps.arguments import parse_date
 from scalper.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -194,15 +195,6 @@ def _run(action: Callable[[], None]) -> None:
     run(action)
 
 
-def _date(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option}: value {text!r} is invalid: expected a date YYYY-MM-DD") from None
-
-
 @features_app.command("compute")
 def compute_command(
     symbol: SymbolOption = None,
@@ -223,8 +215,8 @@ def compute_command(
                 conn,
                 ctx.config.features,
                 symbols=tuple(symbol or DEFAULT_SYMBOLS),
-                first=_date("--from", first),
-                last=_date("--to", last),
+                first=parse_date("--from", first),
+                last=parse_date("--to", last),
             )
         console.print(
             f"{len(result.sessions)} sessions ({result.sessions[0]} … {result.sessions[-1]}), "

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scalper.core.errors import ConfigError
+from scalper.apps.arguments import parse_date
 
 if TYPE_CHECKING:
     import psycopg
@@ -60,15 +60,6 @@ def _database() -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def _date(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option}: value {text!r} is invalid: expected a date YYYY-MM-DD") from None
-
-
 def _checkpoints(values: list[str] | None) -> tuple[str, ...]:
     from scalper.regime.morning import parse_checkpoint
     from scalper.regime.service import DEFAULT_CHECKPOINTS
@@ -90,7 +81,7 @@ def label(symbol: SymbolOption = None, first: FromOption = None, last: ToOption 
 
         with _database() as conn:
             results = [
-                run_label(conn, s, _date("--from", first), _date("--to", last), Settings())
+                run_label(conn, s, parse_date("--from", first), parse_date("--to", last), Settings())
                 for s in symbol or DEFAULT_SYMBOLS
             ]
         print_labels(console, results)
@@ -110,7 +101,7 @@ def score(
     def body() -> None:
         from scalper.regime.service import DEFAULT_SYMBOLS, Settings, run_score
 
-        days = [d for d in (_date("--date", t) for t in day) if d is not None]
+        days = [d for d in (parse_date("--date", t) for t in day) if d is not None]
         cps = _checkpoints(checkpoint)
         with _database() as conn:
             scores = [x for s in symbol or DEFAULT_SYMBOLS for x in run_score(conn, s, days, cps, Settings())]
@@ -139,7 +130,7 @@ def report(
             results = [
                 r
                 for s in symbol or DEFAULT_SYMBOLS
-                for r in run_report(conn, s, cps, _date("--from", first), _date("--to", last), Settings())
+                for r in run_report(conn, s, cps, parse_date("--from", first), parse_date("--to", last), Settings())
             ]
         if as_json:
             for r in results:
