@@ -42,9 +42,13 @@ def contracts(n: int) -> list[str]:
 
 
 @asynccontextmanager
-async def session(market: str = "options") -> AsyncIterator[ClientConnection]:
-    """An authenticated raw connection to a replay server of the synthetic option frames."""
-    async with ReplayServer({market: option_frames}, ServerConfig(speed=0)) as server:
+async def session(market: str = "options", speed: float = 0) -> AsyncIterator[ClientConnection]:
+    """An authenticated raw connection to a replay server of the synthetic option frames.
+
+    ``speed=0`` sends every frame at once and closes when done; tests of subscriptions alone pace
+    the replay at market speed so it cannot finish (and close the socket) while they talk to it.
+    """
+    async with ReplayServer({market: option_frames}, ServerConfig(speed=speed)) as server:
         ws = await connect(server.url(market), max_size=None)
         await recv(ws)  # connected
         await ws.send(json.dumps({"action": "auth", "params": "k"}))
@@ -88,7 +92,7 @@ def test_the_1001st_quoted_contract_is_refused() -> None:
     tickers = contracts(LIMIT + 2)
 
     async def scenario() -> list[list[dict[str, Any]]]:
-        async with session() as ws:
+        async with session(speed=1) as ws:
             first = await subscribe(ws, [f"Q.{t}" for t in tickers[: LIMIT + 1]])
             again = await subscribe(ws, [f"Q.{tickers[0]}", f"Q.{tickers[LIMIT + 1]}", f"T.{tickers[LIMIT + 1]}"])
             freed = await subscribe(ws, [f"Q.{tickers[1]}"], action="unsubscribe")
@@ -110,7 +114,7 @@ def test_the_1001st_quoted_contract_is_refused() -> None:
 
 def test_the_quote_rules_apply_to_the_options_cluster_only() -> None:
     async def scenario() -> list[dict[str, Any]]:
-        async with session("stocks") as ws:
+        async with session("stocks", speed=1) as ws:
             return await subscribe(ws, ["Q.*", *(f"Q.S{i}" for i in range(LIMIT + 1))])
 
     statuses = asyncio.run(scenario())
