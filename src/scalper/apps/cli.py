@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalper.apps.arguments import parse_date
+from scalper.apps.econ import calendar_app
 from scalper.apps.features import features_app
 from scalper.apps.regime import regime_app
 from scalper.core.errors import ConfigError, ScalperError
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(regime_app, name="regime")
 app.add_typer(features_app, name="features")
+app.add_typer(calendar_app, name="calendar")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -425,7 +427,7 @@ def _faults(items: list[str]) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles or features.")],
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features or gex.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
     megabytes: Annotated[
@@ -452,13 +454,22 @@ def bench(
     seconds, no database. Keys: name, events, events_per_s (replay, one thread, a snapshot
     after every event), live_p50_us / live_p99_us / live_max_us (one live update call),
     state_bytes_per_symbol, compile_s.
+
+    gex: dealer gamma profile, walls and zero-gamma level of a generated 5,000-contract chain on
+    a 200-point spot grid, no database. Keys: name, contracts, grid, ms (median of 21 runs),
+    min_ms, zero_gamma.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        if name not in ("writer", "feed", "flatfiles", "features"):
-            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles, features")
+        if name not in ("writer", "feed", "flatfiles", "features", "gex"):
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles, features, gex")
+        if name == "gex":
+            from scalper.bench import gex
+
+            _print_result(gex.run(), as_json)
+            return
         if name == "features":
             from scalper.bench import features
 

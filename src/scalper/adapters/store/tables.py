@@ -186,6 +186,35 @@ FEATURES = TableSpec(
     range_group="symbol",
 )
 
+GAMMA_LEVELS = TableSpec(
+    name="gamma_levels",
+    columns=(
+        _c("underlying", "text", False),
+        _c("ts", "timestamptz", False),
+        _c("variant", "text", False),
+        _c("spot", "float8", False),
+        _c("net_gex", "float8", False),
+        _c("zero_gamma", "float8"),
+        _c("call_wall", "float8"),
+        _c("put_wall", "float8"),
+        _c("profile", "jsonb", False),
+    ),
+    key=("underlying", "ts", "variant"),
+    range_column="ts",
+    range_group="underlying",
+)
+
 BULK_TABLES: dict[str, TableSpec] = {
-    s.name: s for s in (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_SNAPSHOTS, OPTION_BARS, OPTION_VOLUME_0DTE, FEATURES)
+    s.name: s
+    for s in (
+        AGG_1S,
+        BARS,
+        TRADES,
+        QUOTES_1S,
+        OPTION_SNAPSHOTS,
+        OPTION_BARS,
+        OPTION_VOLUME_0DTE,
+        FEATURES,
+        GAMMA_LEVELS,
+    )
 }

@@ -1,0 +1,137 @@
+"""Option chains and gamma levels in PostgreSQL: ``option_snapshots`` and ``gamma_levels``.
+
+Writes go through the :class:`~scalper.adapters.store.writer.BulkWriter` (idempotent by natural
+key). ``gamma_levels.profile`` holds the per-strike profile and the zero-gamma reason as JSON:
+``{"strikes": [...], "call": [...], "put": [...], "zero_gamma_reason": str | null}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from scalper.adapters.store.tables import GAMMA_LEVELS, OPTION_SNAPSHOTS
+from scalper.adapters.store.writer import BulkWriter, WriteResult
+from scalper.core.timeutil import datetime_to_ns, ns_to_datetime
+from scalper.options.chains import Chain
+from scalper.options.gex import GammaLevels
+
+
+def write_chain(writer: BulkWriter, chain: Chain, *, source: str) -> WriteResult:
+    """One row per contract into ``option_snapshots`` (nan -> NULL)."""
+    n = len(chain)
+    return writer.write(
+        OPTION_SNAPSHOTS,
+        {
+            "underlying": np.full(n, chain.underlying, dtype=object),
+            "ts": np.full(n, chain.ts_ns, dtype=np.int64),
+            "ticker": chain.ticker,
+            "root": chain.root,
+            "expiry": chain.expiry,
+            "contract_type": np.where(chain.is_call, "call", "put").astype(object),
+            "strike": chain.strike,
+            "bid": chain.bid,
+            "ask": chain.ask,
+            "last_price": chain.last,
+            "iv": chain.iv,
+            "delta": chain.delta,
+            "gamma": chain.gamma,
+            "theta": chain.theta,
+            "vega": chain.vega,
+            "open_interest": chain.open_interest,
+            "volume": chain.volume,
+            "underlying_price": chain.underlying_price,
+            "source": np.full(n, source, dtype=object),
+        },
+    )
+
+
+def write_gamma_levels(writer: BulkWriter, underlying: str, ts_ns: int, levels: Sequence[GammaLevels]) -> WriteResult:
+    """One ``gamma_levels`` row per variant."""
+    n = len(levels)
+    return writer.write(
+        GAMMA_LEVELS,
+        {
+            "underlying": np.full(n, underlying, dtype=object),
+            "ts": np.full(n, ts_ns, dtype=np.int64),
+            "variant": np.array([str(lv.variant) for lv in levels], dtype=object),
+            "spot": np.array([lv.spot for lv in levels]),
+            "net_gex": np.array([lv.net_gex for lv in levels]),
+            "zero_gamma": np.array([lv.zero_gamma for lv in levels]),
+            "call_wall": np.array([lv.call_wall for lv in levels]),
+            "put_wall": np.array([lv.put_wall for lv in levels]),
+            "profile": np.array([_profile(lv) for lv in levels], dtype=object),
+        },
+    )
+
+
+def _profile(levels: GammaLevels) -> str:
+    return json.dumps(
+        {
+            "strikes": levels.strikes.tolist(),
+            "call": levels.call_gex.tolist(),
+            "put": levels.put_gex.tolist(),
+            "zero_gamma_reason": levels.zero_gamma_reason,
+        }
+    )
+
+
+def read_chain(conn: psycopg.Connection[Any], underlying: str, ts_ns: int) -> Chain:
+    """The stored snapshot of ``underlying`` at ``ts_ns`` (NULL -> nan), sorted by ticker."""
+    rows = conn.execute(
+        "SELECT ticker, root, expiry, contract_type, strike, bid, ask, last_price, iv, delta, gamma, theta, vega, "
+        "open_interest, volume, underlying_price FROM option_snapshots WHERE underlying = %s AND ts = %s "
+        "ORDER BY ticker",
+        (underlying, ns_to_datetime(ts_ns)),
+    ).fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 16
+
+    def floats(i: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return np.array([math.nan if v is None else float(v) for v in cols[i]], dtype=np.float64)
+
+    return Chain(
+        underlying=underlying,
+        ts_ns=ts_ns,
+        ticker=np.array(cols[0], dtype=object),
+        root=np.array(cols[1], dtype=object),
+        expiry=np.array(cols[2], dtype="datetime64[D]"),
+        is_call=np.array([v == "call" for v in cols[3]], dtype=np.bool_),
+        strike=floats(4),
+        bid=floats(5),
+        ask=floats(6),
+        last=floats(7),
+        iv=floats(8),
+        delta=floats(9),
+        gamma=floats(10),
+        theta=floats(11),
+        vega=floats(12),
+        open_interest=floats(13),
+        volume=floats(14),
+        underlying_price=floats(15),
+    )
+
+
+def read_gamma_levels(conn: psycopg.Connection[Any], underlying: str, ts_ns: int) -> dict[str, dict[str, Any]]:
+    """Stored gamma levels of ``underlying`` at ``ts_ns`` by variant (NULL -> nan; profile as JSON)."""
+    rows = conn.execute(
+        "SELECT variant, ts, spot, net_gex, zero_gamma, call_wall, put_wall, profile FROM gamma_levels "
+        "WHERE underlying = %s AND ts = %s ORDER BY variant",
+        (underlying, ns_to_datetime(ts_ns)),
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for variant, ts, spot, net, zero, call_wall, put_wall, profile in rows:
+        out[variant] = {
+            "ts_ns": datetime_to_ns(ts),
+            "spot": spot,
+            "net_gex": net,
+            "zero_gamma": math.nan if zero is None else zero,
+            "call_wall": math.nan if call_wall is None else call_wall,
+            "put_wall": math.nan if put_wall is None else put_wall,
+            "profile": profile,
+        }
+    return out

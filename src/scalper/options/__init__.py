@@ -1,0 +1,1 @@
+"""Options math: Black-76 prices and greeks, implied volatility, chains and dealer gamma exposure."""
