@@ -27,6 +27,9 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
         assert 0 < float(line[0]) <= 1 and 0 < float(line[2]) < 2
     assert len(re.findall(r"I:(?:SPX|NDX) @ 10:[03]0 walk-forward", out.stdout)) == 4  # SPX, NDX at 10:00, 10:30
     assert "morning regime score" in out.stdout
+    # Dealer gamma of the stored chains and the session policy of the captured day, with reasons.
+    assert "dealer gamma of I:SPX" in out.stdout and "session policy on 2025-12-01" in out.stdout
+    assert len(re.findall(r"│ \d\d:\d\d │ (?:SPX|NDX)_(?:TREND_BURST|BALANCED_BREAK)\s*│", out.stdout)) == 20
 
 
 def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:

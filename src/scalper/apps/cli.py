@@ -19,6 +19,7 @@ from rich.table import Table
 from scalper.apps.arguments import parse_date
 from scalper.apps.econ import calendar_app
 from scalper.apps.features import features_app
+from scalper.apps.options import options_app
 from scalper.apps.regime import regime_app
 from scalper.core.errors import ConfigError, ScalperError
 
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(regime_app, name="regime")
 app.add_typer(features_app, name="features")
+app.add_typer(options_app, name="options")
 app.add_typer(calendar_app, name="calendar")
 
 console = Console()

@@ -40,6 +40,7 @@ from scalper.adapters.store.tables import (
 from scalper.adapters.store.writer import BulkWriter
 from scalper.apps.context import AppContext
 from scalper.apps.demo_capture import CaptureReport, run_capture
+from scalper.apps.demo_policy import PolicyReport, policy_table, run_policy_step
 from scalper.apps.features import ComputeResult, show_at, snapshot_table
 from scalper.apps.features import compute as compute_features
 from scalper.apps.regime import print_scores, regime_demo
@@ -79,6 +80,8 @@ class DemoReport:
     feature_tables: list[Table] = field(default_factory=list)
     regime: list[ReportResult] = field(default_factory=list)
     scores: list[Score] = field(default_factory=list)
+    policy: PolicyReport | None = None
+    capture_day: dt.date | None = None
 
 
 @contextlib.contextmanager
@@ -163,6 +166,9 @@ def run_demo(
                 for symbol in DEFAULT_SYMBOLS
                 for x in run_score(conn, symbol, [capture_day], DEFAULT_CHECKPOINTS, Settings())
             ]
+        with _step(report, console, f"dealer gamma and the session policy of {capture_day}"):
+            report.policy = run_policy_step(conn, capture_day, report.scores)
+            report.capture_day = capture_day
         for spec in (*_STORED_TABLES, *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
@@ -236,6 +242,8 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
         console.print(*report.feature_tables)
     if report.scores:
         print_scores(console, report.scores)
+    if report.policy is not None and report.capture_day is not None:
+        console.print(*report.policy.gamma, policy_table(report.policy, report.capture_day))
     console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
 

@@ -1,0 +1,161 @@
+"""``scalper options``: option-chain snapshots and the dealer gamma levels computed from them.
+
+``snapshot`` takes the chain from the REST snapshot endpoint (the provider live; a local
+``scalper replay-server`` offline), fills missing IVs and greeks with the project's own solver,
+and stores the chain (``option_snapshots``) and its gamma levels (``gamma_levels``, three
+variants: open interest, open interest without today's expiries, today's volume). ``gamma``
+recomputes the levels from a stored chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalper.core.errors import DataError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from scalper.options.chains import Chain
+    from scalper.options.gex import GammaLevels
+
+options_app = typer.Typer(help="Option chains and dealer gamma levels.", no_args_is_help=True)
+console = Console()
+UnderlyingOption = Annotated[
+    list[str] | None, typer.Option("--underlying", help="Underlying (repeatable); default I:SPX and SPY.")
+]
+DEFAULT_UNDERLYINGS = ("I:SPX", "SPY")
+
+
+def levels_of(chain: Chain) -> list[GammaLevels]:
+    """IVs and greeks completed, then the gamma levels of every variant."""
+    from scalper.options.chains import complete, gamma_chain, terms
+    from scalper.options.gex import Variant, gamma_levels
+
+    filled, _ = complete(chain)
+    inputs = gamma_chain(filled, terms(filled))
+    if len(inputs) == 0:
+        raise DataError(f"{chain.underlying}: no unexpired contract with a forward in the chain at {chain.ts_ns}")
+    return [gamma_levels(inputs, v) for v in Variant]
+
+
+def snapshot_time(results: Sequence[Mapping[str, Any]]) -> int | None:
+    """The chain's as-of time: the latest ``last_updated`` of its quotes and underlying (ns), if any."""
+    stamps = [
+        int(part["last_updated"])
+        for r in results
+        for part in (r.get("last_quote") or {}, r.get("underlying_asset") or {})
+        if isinstance(part.get("last_updated"), int)
+    ]
+    return max(stamps) if stamps else None
+
+
+def gamma_table(underlying: str, ts_ns: int, levels: Sequence[GammaLevels]) -> Table:
+    """The levels of each variant side by side."""
+    from scalper.core.timeutil import NEW_YORK, ns_to_datetime
+
+    when = ns_to_datetime(ts_ns).astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M")
+    table = Table("variant", "spot", "net GEX ($/1%)", "zero gamma", "call wall", "put wall", "contracts")
+    table.title = f"dealer gamma of {underlying} at {when} New York"
+    for lv in levels:
+        zero = f"{lv.zero_gamma:,.2f}" if lv.zero_gamma == lv.zero_gamma else f"— ({lv.zero_gamma_reason})"
+        table.add_row(
+            lv.variant.value,
+            f"{lv.spot:,.2f}",
+            f"{lv.net_gex:,.0f}",
+            zero,
+            f"{lv.call_wall:,.0f}",
+            f"{lv.put_wall:,.0f}",
+            f"{lv.contracts:,}",
+        )
+    return table
+
+
+def store_levels(conn: psycopg.Connection[Any], chain: Chain, *, source: str | None) -> list[GammaLevels]:
+    """Store the chain (when ``source`` is given) and its gamma levels; returns the levels."""
+    from scalper.adapters.store.options import write_chain, write_gamma_levels
+    from scalper.adapters.store.writer import BulkWriter
+
+    levels = levels_of(chain)
+    writer = BulkWriter(conn)
+    if source is not None:
+        write_chain(writer, chain, source=source)
+    write_gamma_levels(writer, chain.underlying, chain.ts_ns, levels)
+    return levels
+
+
+def latest_chain_ts(conn: psycopg.Connection[Any], underlying: str, at_ns: int | None = None) -> int | None:
+    """The time of the latest stored chain of ``underlying`` (at or before ``at_ns``)."""
+    from scalper.core.timeutil import ns_to_datetime
+
+    at = None if at_ns is None else ns_to_datetime(at_ns)
+    row = conn.execute(
+        "SELECT (EXTRACT(EPOCH FROM max(ts)) * 1000000)::int8 * 1000 FROM option_snapshots "
+        "WHERE underlying = %s AND (%s::timestamptz IS NULL OR ts <= %s::timestamptz)",
+        (underlying, at, at),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _run(action: Callable[[], None]) -> None:
+    from scalper.apps.cli import _run as run
+
+    run(action)
+
+
+@options_app.command("snapshot")
+def snapshot_command(underlying: UnderlyingOption = None) -> None:
+    """Fetch the option-chain snapshot over REST, complete IVs and greeks, store the chain and its gamma levels."""
+
+    def body() -> None:
+        from scalper.adapters.polygon.rest import PolygonRest
+        from scalper.adapters.store.migrations import migrate
+        from scalper.apps.cli import _context
+        from scalper.core.clock import LiveClock
+        from scalper.core.errors import ConfigError
+        from scalper.options.chains import chain_from_snapshot
+
+        ctx = _context()
+        key = ctx.secrets.market_data_api_key
+        if key is None:
+            raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
+        rest = PolygonRest(key.reveal(), base_url=ctx.config.feed.rest_base())
+        with ctx.database() as (_, conn):
+            migrate(conn)
+            for name in underlying or DEFAULT_UNDERLYINGS:
+                results = rest.options_snapshot(name)
+                if not results:
+                    raise DataError(f"options snapshot of {name}: the provider returned no contracts")
+                ts = snapshot_time(results) or LiveClock().now_ns()
+                chain = chain_from_snapshot(results, underlying=name, ts_ns=ts)
+                levels = store_levels(conn, chain, source="rest")
+                console.print(f"{name}: {len(chain):,} contracts stored", highlight=False)
+                console.print(gamma_table(name, ts, levels))
+
+    _run(body)
+
+
+@options_app.command("gamma")
+def gamma_command(underlying: UnderlyingOption = None) -> None:
+    """Recompute and store the gamma levels of the latest stored chain of each underlying."""
+
+    def body() -> None:
+        from scalper.adapters.store.migrations import migrate
+        from scalper.adapters.store.options import read_chain
+        from scalper.apps.cli import _context
+
+        with _context().database() as (_, conn):
+            migrate(conn)
+            for name in underlying or DEFAULT_UNDERLYINGS:
+                ts = latest_chain_ts(conn, name)
+                if ts is None:
+                    raise DataError(f"no stored option chain of {name}: run `scalper options snapshot` or a backfill")
+                levels = store_levels(conn, read_chain(conn, name, ts), source=None)
+                console.print(gamma_table(name, ts, levels))
+
+    _run(body)
