@@ -68,5 +68,11 @@ def test_snapshot_stores_the_chain_and_its_gamma_levels(scalper: Run, db_url: st
     assert again.returncode == 0, again.stderr
     assert "dealer gamma of I:SPX" in again.stdout
 
+    rank = scalper("options", "ivrank", "--underlying", "I:SPX", "--days", "7", env={"SCALPER_DATABASE_URL": db_url})
+    assert rank.returncode == 0, rank.stderr
+    iv = re.search(r"│ \d{4}-\d\d-\d\d │ (0\.\d{4})\s*│", rank.stdout)
+    assert iv is not None and 0.05 < float(iv.group(1)) < 1.0  # one session's 7-day ATM IV
+    assert "not ready: warming up: 1 of 252" in " ".join(rank.stdout.split())
+
     nothing = scalper("options", "gamma", "--underlying", "QQQ", env={"SCALPER_DATABASE_URL": db_url})
     assert nothing.returncode != 0 and "no stored option chain of QQQ" in nothing.stderr

@@ -12,7 +12,7 @@ import psycopg
 from rich.table import Table
 
 from scalper.adapters.store.options import read_chain
-from scalper.apps.options import gamma_table, latest_chain_ts, store_levels
+from scalper.apps.options import daily_atm_series, gamma_table, iv_rank_table, latest_chain_ts, store_levels
 from scalper.core.timeutil import NEW_YORK
 from scalper.options.gex import GammaLevels, Variant
 from scalper.regime.service import Score
@@ -53,6 +53,7 @@ def run_policy_step(conn: psycopg.Connection[Any], day: dt.date, scores: Sequenc
         report.gamma.append(gamma_table(underlying, ts, levels))
         if underlying in INDEX_OF_CHAIN:
             gates[INDEX_OF_CHAIN[underlying]] = _gates(levels)
+    report.gamma.append(iv_rank_table("I:SPX", daily_atm_series(conn, "I:SPX"), 30))
     thresholds = load_thresholds()
     report.version = thresholds.version
     flags = load_session_flags(conn, day, thresholds.policy.calendar)

@@ -159,3 +159,64 @@ def gamma_command(underlying: UnderlyingOption = None) -> None:
                 console.print(gamma_table(name, ts, levels))
 
     _run(body)
+
+
+def daily_atm_series(
+    conn: psycopg.Connection[Any], underlying: str, *, days: float = 30.0
+) -> list[tuple[str, float, str | None]]:
+    """(New York date, ``days``-day ATM IV, why nan) of the last stored chain of each day, oldest first."""
+    from scalper.adapters.store.options import read_chain
+    from scalper.options.atm import atm_iv
+
+    rows = conn.execute(
+        "SELECT (EXTRACT(EPOCH FROM max(ts)) * 1000000)::int8 * 1000 FROM option_snapshots WHERE underlying = %s "
+        "GROUP BY (ts AT TIME ZONE 'America/New_York')::date ORDER BY 1",
+        (underlying,),
+    ).fetchall()
+    out = []
+    for (ts,) in rows:
+        chain = read_chain(conn, underlying, int(ts))
+        value, reason = atm_iv(chain, days=days)
+        out.append((chain.session_date.isoformat(), value, reason))
+    return out
+
+
+def iv_rank_table(underlying: str, series: Sequence[tuple[str, float, str | None]], days: float) -> Table:
+    """The last sessions of the series with today's rank and percentile (— and why when not ready)."""
+    import math
+
+    from scalper.gates.ivrank import iv_standing
+
+    values = [v for _, v, _ in series]
+    standing = iv_standing(values) if values else None
+    table = Table("session", f"{days:g}-day ATM IV", "note", title=f"IV rank of {underlying}")
+    for date, value, reason in series[-5:]:
+        table.add_row(date, "—" if math.isnan(value) else f"{value:.4f}", reason or "")
+    if standing is None:
+        table.caption = "no stored chain"
+    elif standing.rank is None:
+        table.caption = f"IV rank and percentile not ready: {standing.reason}"
+    else:
+        table.caption = (
+            f"IV rank {standing.rank:.1f}, IV percentile {standing.percentile:.1f} ({standing.present} sessions)"
+        )
+    return table
+
+
+@options_app.command("ivrank")
+def ivrank_command(
+    underlying: UnderlyingOption = None,
+    days: Annotated[float, typer.Option(help="Constant maturity of the ATM IV series, in calendar days.", min=1)] = 30,
+) -> None:
+    """IV rank and percentile of the daily constant-maturity ATM implied volatility (252 sessions)."""
+
+    def body() -> None:
+        from scalper.adapters.store.migrations import migrate
+        from scalper.apps.cli import _context
+
+        with _context().database() as (_, conn):
+            migrate(conn)
+            for name in underlying or DEFAULT_UNDERLYINGS:
+                console.print(iv_rank_table(name, daily_atm_series(conn, name, days=days), days))
+
+    _run(body)
