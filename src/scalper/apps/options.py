@@ -30,6 +30,7 @@ UnderlyingOption = Annotated[
     list[str] | None, typer.Option("--underlying", help="Underlying (repeatable); default I:SPX and SPY.")
 ]
 DEFAULT_UNDERLYINGS = ("I:SPX", "SPY")
+CLOSE_NEIGHBOURS = 4  # strikes per side in the ATM fit of a chain priced from closes
 
 
 def levels_of(chain: Chain) -> list[GammaLevels]:
@@ -218,5 +219,91 @@ def ivrank_command(
             migrate(conn)
             for name in underlying or DEFAULT_UNDERLYINGS:
                 console.print(iv_rank_table(name, daily_atm_series(conn, name, days=days), days))
+
+    _run(body)
+
+
+def chains_from_day_bars(
+    conn: psycopg.Connection[Any],
+    underlying: str,
+    sessions: Sequence[tuple[str, int]],
+    *,
+    rate: float,
+    days: float = 30.0,
+) -> list[tuple[str, int, float, str | None]]:
+    """Store the close-of-day chain of each (date, close_ns) session from the flat-file day aggregates.
+
+    Closes print at different times, so the discount factor cannot be implied from them: ``rate``
+    (annual, continuous) gives it and only the forward comes from put–call parity. A session
+    that already has a stored chain of ``underlying`` keeps it (a quoted snapshot beats closes).
+    Returns (date, contracts stored, ATM IV, note) per session.
+    """
+    import math
+
+    from scalper.adapters.store.options import read_day_bars_chain, write_chain
+    from scalper.adapters.store.writer import BulkWriter
+    from scalper.options.atm import atm_iv
+    from scalper.options.chains import complete
+
+    writer = BulkWriter(conn)
+    out: list[tuple[str, int, float, str | None]] = []
+    for date, close_ns in sessions:
+        held = conn.execute(
+            "SELECT 1 FROM option_snapshots WHERE underlying = %s AND (ts AT TIME ZONE 'America/New_York')::date = %s "
+            "LIMIT 1",
+            (underlying, date),
+        ).fetchone()
+        if held is not None:
+            out.append((date, 0, math.nan, "a stored snapshot exists: kept"))
+            continue
+        try:
+            chain = read_day_bars_chain(conn, underlying, close_ns)
+        except DataError as exc:
+            out.append((date, 0, math.nan, str(exc)))
+            continue
+        filled, _ = complete(chain, rate=rate)
+        write_chain(writer, filled, source="flatfile")
+        value, reason = atm_iv(chain, days=days, rate=rate, neighbours=CLOSE_NEIGHBOURS)
+        out.append((date, len(chain), value, reason))
+    return out
+
+
+@options_app.command("history")
+def history_command(
+    underlying: UnderlyingOption = None,
+    first: Annotated[str | None, typer.Option("--from", help="First session (YYYY-MM-DD).")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last session (YYYY-MM-DD).")] = None,
+) -> None:
+    """Close-of-day chains from the flat-file option day aggregates (`scalper backfill` with the OPRA
+    day aggs) for the sessions without a stored snapshot: IVs and greeks from the closes, stored in
+    `option_snapshots` (source 'flatfile'); the history behind `scalper options ivrank`."""
+
+    def body() -> None:
+        import math
+
+        from scalper.adapters.store.migrations import migrate
+        from scalper.apps.arguments import parse_date
+        from scalper.apps.cli import _context
+        from scalper.marketdata.calendar import xnys
+
+        cal = xnys()
+        ctx = _context()
+        with ctx.database() as (_, conn):
+            migrate(conn)
+            span = conn.execute(
+                "SELECT min(ts)::date, max(ts)::date FROM option_bars WHERE timeframe = '1d'"
+            ).fetchone()
+            if span is None or span[0] is None:
+                raise DataError("no option day aggregates stored: run `scalper backfill` with the OPRA day aggregates")
+            start, end = parse_date("--from", first) or span[0], parse_date("--to", last) or span[1]
+            labels = cal.sessions_in_range(start.isoformat(), end.isoformat())
+            sessions = [(str(x.date()), int(cal.session_close(x).value)) for x in labels]
+            for name in underlying or DEFAULT_UNDERLYINGS:
+                table = Table(
+                    "session", "contracts stored", "30-day ATM IV", "note", title=f"{name} chains from day bars"
+                )
+                for date, n, value, note in chains_from_day_bars(conn, name, sessions, rate=ctx.config.options.rate):
+                    table.add_row(date, f"{n:,}", "—" if math.isnan(value) else f"{value:.4f}", note or "")
+                console.print(table)
 
     _run(body)

@@ -159,6 +159,18 @@ class FeaturesConfig(Section):
     )
 
 
+class OptionsConfig(Section):
+    """Option chains: what cannot be implied from the data."""
+
+    rate: float = Field(
+        default=0.04,
+        ge=-0.05,
+        le=0.25,
+        description="Annual risk-free rate (continuous) for chains built from closes, where the discount "
+        "factor cannot be implied; keep it current.",
+    )
+
+
 class LogConfig(Section):
     """Logging."""
 
@@ -174,5 +186,6 @@ class Config(Section):
     broker: BrokerConfig = BrokerConfig()
     writer: WriterConfig = WriterConfig()
     features: FeaturesConfig = FeaturesConfig()
+    options: OptionsConfig = OptionsConfig()
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()

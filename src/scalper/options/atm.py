@@ -20,11 +20,18 @@ from scalper.options.chains import Chain, Terms, complete, terms
 MINUTES_PER_YEAR = 365.0 * 24 * 60
 
 
-def atm_iv(chain: Chain, *, days: float = 30.0, rate: float | None = None) -> tuple[float, str | None]:
-    """(the ``days``-day ATM implied volatility, why it is nan or None)."""
+def atm_iv(
+    chain: Chain, *, days: float = 30.0, rate: float | None = None, neighbours: int = 1
+) -> tuple[float, str | None]:
+    """(the ``days``-day ATM implied volatility, why it is nan or None).
+
+    ``neighbours`` > 1 fits a least-squares line of IV against ln(K/F) through that many
+    out-of-the-money strikes on each side of the forward (for chains priced from closes, whose
+    single strikes are noisy) instead of interpolating between the two nearest.
+    """
     filled, _ = complete(chain, rate=rate)
     term = terms(filled, rate=rate)
-    points = sorted(_per_expiry(filled, term))  # (T, ATM IV)
+    points = sorted(_per_expiry(filled, term, neighbours))  # (T, ATM IV)
     if not points:
         return math.nan, "no expiry with a forward and strikes on both sides of it"
     target = days / 365.0
@@ -43,7 +50,7 @@ def atm_iv(chain: Chain, *, days: float = 30.0, rate: float | None = None) -> tu
     return math.sqrt(variance / target), None
 
 
-def _per_expiry(chain: Chain, term: Terms) -> list[tuple[float, float]]:
+def _per_expiry(chain: Chain, term: Terms, neighbours: int = 1) -> list[tuple[float, float]]:
     out = []
     keys = np.char.add(chain.root.astype(str), chain.expiry.astype(str))
     for key in np.unique(keys):
@@ -58,6 +65,16 @@ def _per_expiry(chain: Chain, term: Terms) -> list[tuple[float, float]]:
         lower = otm[chain.strike[otm] < f]
         upper = otm[chain.strike[otm] >= f]
         if lower.size == 0 or upper.size == 0:
+            continue
+        if neighbours > 1:
+            near = np.concatenate(
+                (
+                    lower[np.argsort(-chain.strike[lower])[:neighbours]],
+                    upper[np.argsort(chain.strike[upper])[:neighbours]],
+                )
+            )
+            _, intercept = np.polyfit(np.log(chain.strike[near] / f), chain.iv[near], 1)
+            out.append((t, float(intercept)))
             continue
         a = lower[np.argmax(chain.strike[lower])]
         b = upper[np.argmin(chain.strike[upper])]

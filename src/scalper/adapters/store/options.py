@@ -17,7 +17,8 @@ import psycopg
 
 from scalper.adapters.store.tables import GAMMA_LEVELS, OPTION_SNAPSHOTS
 from scalper.adapters.store.writer import BulkWriter, WriteResult
-from scalper.core.timeutil import datetime_to_ns, ns_to_datetime
+from scalper.core.errors import DataError
+from scalper.core.timeutil import NEW_YORK, datetime_to_ns, ns_to_datetime
 from scalper.options.chains import Chain
 from scalper.options.gex import GammaLevels
 
@@ -135,3 +136,64 @@ def read_gamma_levels(conn: psycopg.Connection[Any], underlying: str, ts_ns: int
             "profile": profile,
         }
     return out
+
+
+ROOTS_OF: dict[str, tuple[str, ...]] = {
+    "I:SPX": ("SPX", "SPXW"),
+    "I:NDX": ("NDX", "NDXP"),
+    "SPY": ("SPY",),
+    "QQQ": ("QQQ",),
+}
+
+
+def read_day_bars_chain(conn: psycopg.Connection[Any], underlying: str, session_close_ns: int) -> Chain:
+    """The chain of ``underlying`` at a session's close from the flat-file day aggregates.
+
+    ``option_bars`` (timeframe ``1d``) of the underlying's roots that day: each contract's close
+    stands as a one-point quote (bid = ask = close), its volume is the day's, and open interest is
+    unknown (the flat files carry none). The underlying price is its ``1d`` close in ``bars``.
+    Closes print at different times than the underlying's, so IVs from them are noisier than
+    from quotes; they serve the daily history (the IV-rank series), not intraday gates.
+    """
+    if underlying not in ROOTS_OF:
+        raise DataError(f"no option roots known for {underlying!r}; expected one of {sorted(ROOTS_OF)}")
+    day = ns_to_datetime(session_close_ns).astimezone(NEW_YORK).date()
+    spot = conn.execute(
+        "SELECT close FROM bars WHERE symbol = %s AND timeframe = '1d' "
+        "AND (ts AT TIME ZONE 'America/New_York')::date = %s",
+        (underlying, day),
+    ).fetchone()
+    if spot is None:
+        raise DataError(f"{underlying}: no daily bar on {day} to price its options against")
+    rows = conn.execute(
+        "SELECT ticker, root, expiry, contract_type, strike, close, volume FROM option_bars "
+        "WHERE timeframe = '1d' AND root = ANY(%s) AND (ts AT TIME ZONE 'America/New_York')::date = %s "
+        "AND expiry >= %s ORDER BY ticker",
+        (list(ROOTS_OF[underlying]), day, day),
+    ).fetchall()
+    if not rows:
+        raise DataError(f"{underlying}: no option day aggregates on {day}")
+    cols = list(zip(*rows, strict=True))
+    n = len(rows)
+    closes = np.array(cols[5], dtype=np.float64)
+    nan = np.full(n, math.nan)
+    return Chain(
+        underlying=underlying,
+        ts_ns=session_close_ns,
+        ticker=np.array(cols[0], dtype=object),
+        root=np.array(cols[1], dtype=object),
+        expiry=np.array(cols[2], dtype="datetime64[D]"),
+        is_call=np.array([v == "call" for v in cols[3]], dtype=np.bool_),
+        strike=np.array(cols[4], dtype=np.float64),
+        bid=closes,
+        ask=closes.copy(),
+        last=closes.copy(),
+        iv=nan,
+        delta=nan.copy(),
+        gamma=nan.copy(),
+        theta=nan.copy(),
+        vega=nan.copy(),
+        open_interest=nan.copy(),
+        volume=np.array(cols[6], dtype=np.float64),
+        underlying_price=np.full(n, float(spot[0])),
+    )
