@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
 from rich.table import Table
 
 from scalper.adapters.store.options import read_chain
+from scalper.adapters.store.policy import store_decision
 from scalper.apps.options import daily_atm_series, gamma_table, iv_rank_table, latest_chain_ts, store_levels
 from scalper.core.timeutil import NEW_YORK
+from scalper.gates.store import relative_0dte_volume
 from scalper.options.gex import GammaLevels, Variant
 from scalper.regime.service import Score
 from scalper.strategy.policy import Gates, MorningScore, PolicyDecision, decide
@@ -30,6 +32,7 @@ class PolicyReport:
 
     gamma: list[Table] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
+    relvol: list[tuple[str, float | None, str | None]] = field(default_factory=list)
     version: str = ""
 
 
@@ -63,13 +66,32 @@ def run_policy_step(conn: psycopg.Connection[Any], day: dt.date, scores: Sequenc
         for s in sorted(scores, key=lambda s: s.inputs.checkpoint):
             if dt.time.fromisoformat(s.inputs.checkpoint) <= at.time():  # only scores already known then
                 known[s.inputs.symbol] = MorningScore.from_mapping(s.probabilities, s.inputs.checkpoint)
-        report.decisions.append(decide(at=at, flags=flags, scores=known, gates=gates, thresholds=thresholds))
+        flow = relative_0dte_volume(conn, ("SPX", "SPXW"), int(at.timestamp()) * 1_000_000_000, min_sessions=3)
+        report.relvol.append((moment, flow.ratio, flow.reason))
+        spx = gates.get("I:SPX", Gates())
+        now_gates = {**gates, "I:SPX": replace(spx, relvol_0dte=flow.ratio)}
+        decision = decide(at=at, flags=flags, scores=known, gates=now_gates, thresholds=thresholds)
+        inputs = {
+            "scores": {k: asdict(v) for k, v in known.items() if v},
+            "gates": {k: asdict(v) for k, v in now_gates.items()},
+        }
+        calendar = {
+            "stale": flags.staleness.level,
+            "coverage": flags.staleness.describe(),
+            "events": [e.kind for e in flags.events],
+        }
+        store_decision(conn, decision, {**inputs, "calendar": calendar})
+        report.decisions.append(decision)
     return report
 
 
 def policy_table(report: PolicyReport, day: dt.date) -> Table:
     """One row per moment and play: the level and the codes of its reasons."""
     table = Table("time", "play", "level", "reasons", title=f"session policy on {day} ({report.version})")
+    flows = "; ".join(
+        f"{m} {ratio:.2f}" if ratio is not None else f"{m} not ready ({reason})" for m, ratio, reason in report.relvol
+    )
+    table.caption = f"SPX relative 0DTE volume: {flows}. Decisions stored in policy_decisions."
     for decision in report.decisions:
         when = decision.at.strftime("%H:%M")
         for play in decision.plays.values():

@@ -52,5 +52,9 @@ def relative_0dte_volume(
         if p is not None:
             past.append(p)
     now = session_profile(conn, roots, open_ns, close_ns)
-    today_profile = now if now is not None else np.zeros(int((close_ns - open_ns) // 60_000_000_000))
-    return relative_volume(today_profile, past, completed_minutes(open_ns, at_ns), min_sessions=min_sessions)
+    minutes = completed_minutes(open_ns, at_ns)
+    if now is None:  # nothing stored for today at all is missing data, not a day without volume
+        return RelativeVolume(
+            ratio=None, today=0.0, mean=None, sessions=len(past), minutes=minutes, reason="no 0DTE volume stored today"
+        )
+    return relative_volume(now, past, minutes, min_sessions=min_sessions)

@@ -58,3 +58,9 @@ def test_sessions_without_data_are_skipped_not_zero(db: psycopg.Connection[Any])
 def test_outside_regular_hours_is_refused(db: psycopg.Connection[Any]) -> None:
     with pytest.raises(DataError, match="outside regular hours"):
         relative_0dte_volume(db, ["SPX"], ns(dt.date(2026, 12, 2), "09:00"))
+
+
+def test_a_day_with_nothing_stored_is_not_ready_rather_than_zero(db: psycopg.Connection[Any]) -> None:
+    put(db, "SPX", dt.date(2026, 12, 1), "09:30", 40, 0)
+    r = relative_0dte_volume(db, ["SPX"], ns(dt.date(2026, 12, 2), "10:00"), sessions=3, min_sessions=1)
+    assert r.ratio is None and r.reason == "no 0DTE volume stored today" and r.sessions == 1
