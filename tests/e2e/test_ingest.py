@@ -17,10 +17,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(tmp_path: Path, speed: str) -> tuple[int, subprocess.Popen[str]]:
+def start_server(tmp_path: Path, speed: str, *extra: str) -> tuple[int, subprocess.Popen[str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALPER_")}
-    args = ["replay-server", "--port", str(port), "--speed", speed, "--api-key", "good-key"]
+    args = ["replay-server", "--port", str(port), "--speed", speed, "--api-key", "good-key", *extra]
     proc = subprocess.Popen(
         [sys.executable, "-m", "scalper", *args],
         env=env,
@@ -48,7 +48,8 @@ def replay_server(tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture
 def paced_replay_server(tmp_path: Path) -> Iterator[int]:
-    port, proc = start_server(tmp_path, "240")  # four market minutes per second
+    # four market minutes per second, one market clock for both sockets (as the real service)
+    port, proc = start_server(tmp_path, "240", "--timeline", "live")
     yield port
     proc.terminate()
     proc.communicate(timeout=30)
@@ -100,12 +101,9 @@ def test_a_refused_key_ends_ingest_with_a_clear_error(replay_server: int, db_url
 
 # Fields the live run and a replay of the stored seconds compute from different inputs: the live
 # engine sees trades and quotes (Lee–Ready delta) and the feed's AM bars; a replay of stored seconds
-# has BVC only. An index's proxy-mapped fields depend on which of index and proxy arrived first.
+# has BVC only. Everything else — the indices' proxy-mapped VWAP and ranges included, thanks to the
+# sequencer — must be equal.
 FROM_TRADES = {"cum_delta", "delta_method", "cum_delta_lee_ready", "am_mismatches"}
-ARRIVAL_ORDER = {
-    "vwap", "vwap_std", "vwap_upper_1", "vwap_lower_1", "vwap_upper_2", "vwap_lower_2", "vwap_upper_3",
-    "vwap_lower_3", "or5_high", "or5_low", "or15_high", "or15_low", "or30_high", "or30_low", "proxy_ratio",
-}  # fmt: skip
 
 
 def test_ingest_with_features_stores_the_snapshots_a_replay_of_the_stored_seconds_computes(
@@ -116,6 +114,7 @@ def test_ingest_with_features_stores_the_snapshots_a_replay_of_the_stored_second
     assert "feature snapshots stored" in out.stdout
     assert re.search(r"events dropped before the engine\s*│\s*0\b", out.stdout), out.stdout
     assert re.search(r"feature events refused\s*│\s*0\b", out.stdout), out.stdout
+    assert re.search(r"feature events late\s*│\s*0\b", out.stdout), out.stdout
     with psycopg.connect(db_url) as conn:
         live = {(s, t): d for s, t, d in conn.execute("SELECT symbol, ts, data FROM features").fetchall()}
         conn.execute("DELETE FROM features")
@@ -137,9 +136,8 @@ def test_ingest_with_features_stores_the_snapshots_a_replay_of_the_stored_second
     assert set(live) <= set(again)
     compared = 0
     for key, data in live.items():
-        skip = FROM_TRADES | (ARRIVAL_ORDER if key[0].startswith("I:") else set())
-        mine = {k: v for k, v in data.items() if k not in skip}
-        assert mine == {k: v for k, v in again[key].items() if k not in skip}, key
+        mine = {k: v for k, v in data.items() if k not in FROM_TRADES}
+        assert mine == {k: v for k, v in again[key].items() if k not in FROM_TRADES}, key
         compared += 1
     assert compared == len(live)
     spy = [d for (s, _), d in live.items() if s == "SPY"]

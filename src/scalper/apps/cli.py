@@ -244,6 +244,8 @@ def ingest(
             table.add_row("feature snapshots stored", f"{live.snapshots_written:,}")
             refused = ", ".join(f"{k}: {v:,}" for k, v in sorted(live.engine.refused.items()))
             table.add_row("feature events refused", refused or "0")
+            if live.sequencer is not None:
+                table.add_row("feature events late", f"{live.sequencer.late:,}")
         console.print(table)
 
     _run(body)

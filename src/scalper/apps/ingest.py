@@ -32,6 +32,7 @@ from scalper.core.clock import LiveClock
 from scalper.core.errors import ConfigError
 from scalper.core.events import MarketEvent
 from scalper.engine.live_features import LiveFeatures
+from scalper.engine.sequencer import Sequencer
 from scalper.features.engine import FeatureEngine
 from scalper.features.recorder import SnapshotRecorder, feature_version
 from scalper.marketdata.calendar import is_regular_hours, session_at
@@ -127,7 +128,7 @@ async def _capture(
     consumer = None
     if features is not None and queue is not None:
         connect_features = lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout)  # noqa: E731
-        consumer = asyncio.create_task(features.run(queue, connect_features))
+        consumer = asyncio.create_task(features.run(queue, connect_features, now_ns=clock.now_ns))
     try:
         async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
             reports.append(IngestReport(pipeline, capture.clients, features))  # live counters
@@ -151,7 +152,9 @@ def live_features(ctx: AppContext, conn: psycopg.Connection[Any], symbols: Seque
     applied = warm_up(engine, conn, now_ns=now_ns, sessions=ctx.config.features.seed_sessions)
     log.info("features: warmed up on %d stored seconds (%d sessions back)", applied, ctx.config.features.seed_sessions)
     recorder = SnapshotRecorder(symbols, every_s=ctx.config.features.snapshot_every_s, version=feature_version(params))
-    return LiveFeatures(engine, recorder)
+    streams = [market for market, subs in topics(ctx.config.feed).items() if subs]
+    delay_ns = ctx.config.feed.aggregate_delay_ms * 1_000_000
+    return LiveFeatures(engine, recorder, Sequencer(streams, engine.codes, aggregate_delay_ns=delay_ns))
 
 
 def run_ingest(ctx: AppContext, duration_s: float | None, *, features: bool = False) -> IngestReport:

@@ -57,6 +57,13 @@ class FeedConfig(Section):
         description="Websocket compression: none spends no CPU on inflating (about 50 Mbit/s at 50k events/s); "
         "deflate cuts bandwidth about 5x for CPU on both ends.",
     )
+    aggregate_delay_ms: int = Field(
+        default=2000,
+        ge=0,
+        le=60_000,
+        description="How long after its window the provider delivers a second or minute bar; live events are "
+        "ordered by it as a replay orders them (the replay server delivers bars 2 s late).",
+    )
     spool_dir: Path | None = Field(default=None, description="Where batches wait while the DB is down.")
     spool_max_mb: int = Field(default=2048, ge=1, description="Refuse to spool beyond this (MiB).")
 

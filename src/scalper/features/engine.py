@@ -99,17 +99,20 @@ class EventArrays:
             *as_f,
         )
 
-    def known_at(self) -> NDArray[np.int64]:
-        """When each event is known: a second at its window's end, an AM bar at its minute's end, else its time."""
-        delay = np.where(self.kind == K.SECOND, SECOND_NS, np.where(self.kind == K.MINUTE, 60 * SECOND_NS, 0))
-        return self.ts + delay
+    def delivered_at(self, aggregate_delay_ns: int = 0) -> NDArray[np.int64]:
+        """When each event is delivered: a second at its window's end and an AM bar at its minute's end, each
+        plus ``aggregate_delay_ns`` (the provider's delay for aggregates); a trade or quote at its time."""
+        bar_end = np.where(self.kind == K.SECOND, SECOND_NS, np.where(self.kind == K.MINUTE, 60 * SECOND_NS, 0))
+        delay = np.where((self.kind == K.SECOND) | (self.kind == K.MINUTE), aggregate_delay_ns, 0)
+        return self.ts + bar_end + delay
 
     @classmethod
-    def merge(cls, *parts: EventArrays) -> EventArrays:
-        """All events in the order they become known (ties: by kind — quote, trade, second, minute — then symbol)."""
+    def merge(cls, *parts: EventArrays, aggregate_delay_ns: int = 0) -> EventArrays:
+        """All events in delivery order (ties: by kind — quote, trade, second, minute — then symbol), as the
+        live sequencer orders them with the same ``aggregate_delay_ns``."""
         joined = cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in cls.__slots__))
         rank = np.array([2, 1, 0, 3])[joined.kind]  # SECOND, TRADE, QUOTE, MINUTE
-        order = np.lexsort((joined.symbol, rank, joined.known_at()))
+        order = np.lexsort((joined.symbol, rank, joined.delivered_at(aggregate_delay_ns)))
         return cls(*(np.ascontiguousarray(getattr(joined, name)[order]) for name in cls.__slots__))
 
     def take(self, rows: NDArray[np.int64] | slice) -> EventArrays:

@@ -44,7 +44,7 @@ def test_a_restart_at_eleven_has_the_session_values_of_an_engine_that_never_stop
     store_seconds(db, days)
     now = days[-1].window.open_ns + 90 * 60 * SECOND_NS  # 11:00 on the last day
     events = market_events(days, SYMBOLS)
-    before_now = events.take(np.flatnonzero(events.known_at() <= now))
+    before_now = events.take(np.flatnonzero(events.delivered_at() <= now))
     ran_all_along = FeatureEngine(SYMBOLS, PARAMS)
     ran_all_along.replay(before_now)
 
