@@ -1,7 +1,8 @@
 """The versioned thresholds file (``thresholds.toml`` in this package, or a given path).
 
 Sections: ``version`` (a string stored with every decision), ``[policy]`` and
-``[policy.calendar]`` (the session policy), later ``[plays.NAME]``. Unknown keys are refused;
+``[policy.calendar]`` (the session policy), ``[risk.*]`` (sizing, brackets, trailing stops and
+limits: docs/RISK.md), later ``[plays.NAME]``. Unknown keys are refused;
 every problem is a :class:`ConfigError` naming the file, the key, the value and the expectation.
 """
 
@@ -89,9 +90,66 @@ class PolicyThresholds(_Strict):
         return self
 
 
+class RegimeFactors(_Strict):
+    """Factor of the risk budget per session-policy level; ``off`` is 0 and the factors never decrease."""
+
+    off: float = Field(ge=0, le=0)
+    reduced: float = Field(ge=0, le=1)
+    normal: float = Field(gt=0, le=1)
+    aggressive: float = Field(gt=0, le=3)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegimeFactors:
+        if not self.off <= self.reduced <= self.normal <= self.aggressive:
+            raise ValueError("expected off <= reduced <= normal <= aggressive")
+        return self
+
+    def of(self, level: Level) -> float:
+        return float(getattr(self, level))
+
+
+class SizingThresholds(_Strict):
+    risk_per_trade_pct: float = Field(gt=0, le=5)
+    leverage_cap: float = Field(gt=0, le=10)
+    vol_target_pct: float = Field(gt=0, le=50)
+    expectancy_floor_factor: float = Field(ge=0, le=1)
+    expectancy_full_r: float = Field(gt=0, le=10)
+    regime_factor: RegimeFactors
+
+
+class BracketThresholds(_Strict):
+    tick: float = Field(gt=0, le=1)
+    reward_risk: float = Field(gt=0, le=20)
+
+
+class TrailingThresholds(_Strict):
+    breakeven_after_r: float = Field(gt=0, le=20)
+    breakeven_offset: float = Field(ge=0)
+    atr_multiple: float = Field(gt=0, le=20)
+    level_offset: float = Field(ge=0)
+
+
+class LimitThresholds(_Strict):
+    daily_loss_limit_pct: float = Field(gt=0, le=100)
+    max_orders_per_minute: int = Field(ge=1, le=10_000)
+    stale_data_after_s: float = Field(gt=0, le=3600)
+    flatten_before_close_min: int = Field(ge=0, le=120)
+
+
+class RiskThresholds(_Strict):
+    """``[risk.sizing]`` (with ``[risk.sizing.regime_factor]``), ``[risk.brackets]``,
+    ``[risk.trailing]``, ``[risk.limits]``: every rule in docs/RISK.md."""
+
+    sizing: SizingThresholds
+    brackets: BracketThresholds
+    trailing: TrailingThresholds
+    limits: LimitThresholds
+
+
 class Thresholds(_Strict):
     version: str = Field(min_length=1)
     policy: PolicyThresholds
+    risk: RiskThresholds
     plays: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
