@@ -8,6 +8,7 @@ caller should do about it::
     ├── ConfigError                  bad configuration: fix the file/environment, then restart
     ├── DataError                    malformed or inconsistent input data: skip it and report
     │   └── InvariantError           a value broke a domain invariant (expected X, was Y)
+    │       └── OrderStateError      an order update the order's state does not allow: skip and reconcile
     ├── StoreError                   the database failed
     │   ├── DatabaseUnavailable      cannot connect: retry later (spool meanwhile)
     │   └── MigrationError           a migration failed or was altered: nothing half-applied
@@ -33,6 +34,19 @@ class DataError(ScalperError):
 
 class InvariantError(DataError):
     """A value violated a domain invariant."""
+
+
+class OrderStateError(InvariantError):
+    """An update an order's state does not allow (an illegal transition, an overfill).
+
+    ``client_order_id``, ``from_status`` and ``to_status`` name the order and the transition.
+    """
+
+    def __init__(self, message: str, *, client_order_id: str, from_status: str, to_status: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+        self.from_status = from_status
+        self.to_status = to_status
 
 
 class StoreError(ScalperError):
