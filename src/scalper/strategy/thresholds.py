@@ -2,7 +2,7 @@
 
 Sections: ``version`` (a string stored with every decision), ``[policy]`` and
 ``[policy.calendar]`` (the session policy), ``[risk.*]`` (sizing, brackets, trailing stops and
-limits: docs/RISK.md), later ``[plays.NAME]``. Unknown keys are refused;
+limits: docs/RISK.md), ``[plays.NAME]`` (one play each: docs/PLAYS.md). Unknown keys are refused;
 every problem is a :class:`ConfigError` naming the file, the key, the value and the expectation.
 """
 
@@ -146,11 +146,28 @@ class RiskThresholds(_Strict):
     limits: LimitThresholds
 
 
+class PlaySection(BaseModel):
+    """``[plays.NAME]``: ``play`` = the class (``package.module:Class``); every other key belongs to
+    that class's config model and is validated by it when the file is loaded."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    play: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+    def params(self) -> dict[str, Any]:
+        """The play's config keys (everything but ``play``)."""
+        return dict(self.model_extra or {})
+
+
 class Thresholds(_Strict):
     version: str = Field(min_length=1)
     policy: PolicyThresholds
     risk: RiskThresholds
-    plays: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    plays: dict[str, PlaySection] = Field(default_factory=dict)
+
+    def play_sections(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"play": path, **config}}`` for :func:`scalper.plays.load_plays`."""
+        return {name: {"play": s.play, **s.params()} for name, s in self.plays.items()}
 
 
 def load_thresholds(path: Path | None = None) -> Thresholds:
@@ -164,9 +181,16 @@ def load_thresholds(path: Path | None = None) -> Thresholds:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"thresholds file {where} is not valid TOML: {exc}") from exc
     try:
-        return Thresholds.model_validate(data)
+        thresholds = Thresholds.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid thresholds in {where}:\n  " + "\n  ".join(map(_describe, exc.errors()))) from None
+    from scalper.plays import load_plays  # the plays import this module
+
+    try:
+        load_plays(thresholds.play_sections())
+    except ConfigError as exc:
+        raise ConfigError(f"invalid thresholds in {where}: {exc}") from None
+    return thresholds
 
 
 def _packaged() -> str:
