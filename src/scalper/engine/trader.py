@@ -1,0 +1,572 @@
+"""The trader: one engine turning market events into orders, the same for replay and live.
+
+:class:`Trader` owns a :class:`~scalper.features.engine.FeatureEngine`, the plays, the risk
+configuration (``[risk.*]`` thresholds) with a :class:`~scalper.risk.limits.KillSwitch`, an
+:class:`~scalper.oms.OrderBook` and a broker behind the :class:`~scalper.brokers.port.Broker`
+port. Market events are handed to :meth:`Trader.on_event` in replay order
+(:mod:`scalper.engine.sequencer`); for each event:
+
+1. the event's *known time* is its ``ts_event`` for a trade or quote and its ``ts_end`` for an
+   aggregate (the bar is complete then). With a :class:`~scalper.core.clock.ReplayClock` the
+   trader moves that clock to the known time (replay); any other clock is only read;
+2. the features are updated (symbols the feature engine does not follow are skipped);
+3. the event is forwarded to the broker when the broker is driven by market events (it has an
+   ``on_event`` method, like :class:`~scalper.brokers.sim.SimBroker`); its updates come back
+   through the listener (step 6);
+4. the kill switch gets a data heartbeat and, when a traded symbol has an open position, the
+   mark-to-market of every open position at the last prices seen;
+5. on a one-second bar of an index (``I:SPX``), each play on that index gets
+   ``on_snapshot(known time, index snapshot, proxy snapshot, level)`` with
+   ``level = level_of(play name, known time)``. The proxy snapshot is the latest applied: in
+   replay order the index's bar of a second comes before the proxy's bar of the same second;
+6. broker updates are applied to the book; fills update the positions and feed each fill's
+   realised PnL (costs included) to the kill switch; when a play's trade is over (nothing open,
+   flat) and the play still believes it holds a position, ``play.position_closed(ts)`` is called;
+7. when the kill switch asks to flatten (a trip, or the close is near), :meth:`Trader.flatten`
+   runs once per request cause and again while a position re-opens (a cancel losing the race
+   against a fill).
+
+An :class:`~scalper.plays.base.EnterIntent` is taken when the play has no trade in progress and
+the kill switch allows an entry at the play's level: the bracket is planned in proxy dollars
+(entry, stop and target mapped through the intent's ratio, stop rounded away from the entry,
+target toward it, :func:`~scalper.risk.brackets.plan_bracket`) and sized from the plan's rounded
+risk per share (:func:`~scalper.risk.sizing.size_position`; equity, the proxies' daily sigma and
+the plays' expectancy bounds are parameters). The signal id is ``{play}-{decision ts}``; client
+ids come from :func:`~scalper.oms.ids.client_order_id` per leg. The bracket is a market entry, a
+stop order and a limit target, day orders, recorded in the book (``new``) and then submitted.
+Every intent gives a :class:`SignalRecord` (accepted or refused, with the reasons: the play's,
+the policy level, the sizing or the blocks), kept in memory in :attr:`Trader.signals`.
+A refused entry tells the play its position is closed (so its cooldown starts).
+
+An :class:`~scalper.plays.base.ExitIntent` with a trade in progress cancels the trade's open
+orders (entry if still working, stop, target) and sends a market ``exit`` order for the net
+position. :meth:`Trader.flatten` does the same for every trade, with ``flatten`` orders.
+
+Decision latency: ``perf_counter_ns`` (injected) is read when an event arrives at
+:meth:`Trader.on_event` and just before the bracket is submitted; the difference is the record's
+``latency_ns``. It is the only wall-time read, and it never influences a decision.
+
+Not done yet: persistence of signals and order events (the book's events are returned by
+:class:`~scalper.oms.OrderBook` and could be written by the store), trailing stops, flow gates
+(``gates`` is passed as ``None``), reconciliation with the broker after a restart, one position
+per proxy shared by several plays (each play's trade is tracked on its own; two plays on one
+proxy net out at the broker), and an exit racing a stop or target fill between the exit's
+decision and its arrival (the market exit is sized at decision time and may then open a position
+the other way, which the kill switch's flatten would then close).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from scalper.brokers.port import BracketRequest, Broker
+from scalper.core.clock import Clock, ReplayClock
+from scalper.core.errors import InvariantError
+from scalper.core.events import MarketEvent, MinuteAgg, Quote, SecondAgg, Trade
+from scalper.core.orders import (
+    BrokerUpdate,
+    Fill,
+    Leg,
+    OrderRequest,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from scalper.features.engine import FeatureEngine, is_index
+from scalper.oms import OrderBook, client_order_id
+from scalper.oms import positions as position_math
+from scalper.plays.base import EnterIntent, ExitIntent, Play
+from scalper.risk.brackets import BracketPlan, plan_bracket
+from scalper.risk.limits import (
+    BrokerConnected,
+    BrokerDisconnected,
+    DataHeartbeat,
+    FillPnl,
+    KillSwitch,
+    MarkToMarket,
+    OrderSubmitted,
+    UnrecoverableError,
+)
+from scalper.risk.sizing import size_position
+from scalper.strategy.policy import Reason
+from scalper.strategy.thresholds import Level, RiskThresholds
+
+LevelOf = Callable[[str, int], Level]
+RecordKind = Literal["enter", "exit", "flatten"]
+
+
+@runtime_checkable
+class MarketDriven(Protocol):
+    """A broker that fills from the market event stream (the simulator)."""
+
+    def on_event(self, event: MarketEvent) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalRecord:
+    """One decision: an entry (``accepted`` or refused), an exit or a flatten.
+
+    ``reasons`` are the play's reasons and the policy level, then the sizing's reasons (accepted
+    entry) or the blocks (refusal). ``latency_ns`` is the wall time from the event's arrival at
+    :meth:`Trader.on_event` to the submit call (None when nothing was submitted).
+    """
+
+    signal_id: str
+    play: str
+    ts: int
+    kind: RecordKind
+    level: Level | None
+    accepted: bool
+    reasons: tuple[Reason, ...]
+    shares: int = 0
+    direction: int = 0
+    plan: BracketPlan | None = None
+    client_order_ids: tuple[str, ...] = ()
+    latency_ns: int | None = None
+
+
+@dataclass(slots=True)
+class _Trade:
+    """A play's trade in progress: its orders and its net filled quantity (signed)."""
+
+    play: str
+    signal_id: str
+    symbol: str
+    entry: str
+    stop: str
+    target: str
+    exits: list[str] = field(default_factory=list)
+    net: float = 0.0
+
+    @property
+    def orders(self) -> tuple[str, ...]:
+        return (self.entry, self.stop, self.target, *self.exits)
+
+
+class Trader:
+    """Market events in, orders out. See the module docstring for what it does and does not do."""
+
+    def __init__(
+        self,
+        *,
+        features: FeatureEngine,
+        plays: Iterable[Play[Any]],
+        risk: RiskThresholds,
+        broker: Broker,
+        clock: Clock,
+        equity: float,
+        daily_sigma: Mapping[str, float],
+        level_of: LevelOf,
+        perf_counter_ns: Callable[[], int],
+        expectancy_lower_r: Mapping[str, float | None] | None = None,
+        kill_switch: KillSwitch | None = None,
+        book: OrderBook | None = None,
+        namespace: str = "",
+    ) -> None:
+        self.features = features
+        self.plays: dict[str, Play[Any]] = {}
+        for play in plays:
+            if play.name in self.plays:
+                raise InvariantError(f"trader: play {play.name} given twice")
+            for symbol in (play.index, play.proxy):
+                if symbol not in features.codes:
+                    raise InvariantError(f"trader: play {play.name} reads {symbol}, which the feature engine lacks")
+            if play.proxy not in daily_sigma:
+                raise InvariantError(f"trader: play {play.name} trades {play.proxy}, which has no daily sigma")
+            self.plays[play.name] = play
+        self.risk = risk
+        self.broker = broker
+        self.clock = clock
+        self.equity = equity
+        self.daily_sigma = dict(daily_sigma)
+        self.expectancy_lower_r = dict(expectancy_lower_r or {})
+        self.level_of = level_of
+        self.kill_switch = kill_switch or KillSwitch(risk.limits, equity=equity)
+        self.book = book or OrderBook()
+        self.namespace = namespace
+        self.signals: list[SignalRecord] = []
+        #: (play, skip code) → how many snapshots the play skipped for that reason
+        self.skips: Counter[tuple[str, str]] = Counter()
+        self._perf = perf_counter_ns
+        self._market = broker if isinstance(broker, MarketDriven) else None
+        self._trades: dict[str, _Trade] = {}
+        self._owner: dict[str, _Trade] = {}  # client id → trade
+        self._positions: dict[str, Position] = {}
+        self._last_price: dict[str, float] = {}
+        self._now: int | None = None
+        self._arrived_ns = 0
+        self._flattening: str | None = None
+        self._cancelling: set[str] = set()
+        broker.subscribe(self._on_update)
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int | None:
+        """The known time of the last event handled (None before the first)."""
+        return self._now
+
+    def in_trade(self, play: str) -> bool:
+        """Whether ``play`` has a trade in progress (orders working or a position)."""
+        return play in self._trades
+
+    def positions(self) -> dict[str, Position]:
+        """Net position per traded symbol from the fills received (flat ones included)."""
+        return dict(self._positions)
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    def broker_connected(self, ts: int) -> None:
+        """The broker connection is up (entries are refused until it is)."""
+        self.kill_switch.handle(BrokerConnected(ts=self._advance(ts)))
+
+    def broker_disconnected(self, ts: int, text: str = "") -> None:
+        self.kill_switch.handle(BrokerDisconnected(ts=self._advance(ts), text=text))
+        self._maybe_flatten()
+
+    def report_error(self, ts: int, text: str) -> None:
+        """An error the engine cannot recover from: trips the kill switch, which flattens."""
+        self.kill_switch.handle(UnrecoverableError(ts=self._advance(ts), text=text))
+        self._maybe_flatten()
+
+    def on_event(self, event: MarketEvent) -> None:
+        """Handle one market event (in replay order); see the module docstring for the steps."""
+        self._arrived_ns = self._perf()
+        known = event.ts_end if isinstance(event, SecondAgg | MinuteAgg) else event.ts_event
+        now = self._advance(known)
+        self._update_features(event)
+        if self._market is not None:
+            self._market.on_event(event)
+        self.kill_switch.handle(DataHeartbeat(ts=now))
+        self._mark(event)
+        if isinstance(event, SecondAgg) and is_index(event.symbol):
+            for play in self.plays.values():
+                if play.index == event.symbol:
+                    self._decide(play, now)
+        self._maybe_flatten()
+
+    def flatten(self, reason: str) -> list[str]:
+        """Cancel every open order of the plays' trades and close every position with a market
+        ``flatten`` order; returns the client ids of the orders sent (cancels not included)."""
+        now = self._require_now()
+        sent: list[str] = []
+        for trade in list(self._trades.values()):
+            cid = self._close(trade, Leg.FLATTEN, now)
+            record = SignalRecord(
+                signal_id=trade.signal_id,
+                play=trade.play,
+                ts=now,
+                kind="flatten",
+                level=None,
+                accepted=True,
+                reasons=(Reason(code="FLATTEN", text=reason, effect="close"),),
+                client_order_ids=() if cid is None else (cid,),
+            )
+            self.signals.append(record)
+            if cid is not None:
+                sent.append(cid)
+        return sent
+
+    # --- decisions --------------------------------------------------------------------------------
+
+    def _decide(self, play: Play[Any], now: int) -> None:
+        level = self.level_of(play.name, now)
+        intent = play.on_snapshot(
+            now, self.features.latest_dict(play.index), self.features.latest_dict(play.proxy), level
+        )
+        if intent is None:
+            if play.last_skip is not None:
+                self.skips[(play.name, play.last_skip.code)] += 1
+            return
+        if isinstance(intent, ExitIntent):
+            self._exit(play, intent, now)
+        else:
+            self._enter(play, intent, now)
+
+    def _enter(self, play: Play[Any], intent: EnterIntent, now: int) -> None:
+        signal_id = f"{play.name}-{intent.ts_ns}"
+        reasons = [Reason(code=c, text=t, effect="") for c, t in intent.reasons]
+
+        def refuse(blocks: Iterable[Reason]) -> None:
+            self.signals.append(
+                SignalRecord(
+                    signal_id=signal_id,
+                    play=play.name,
+                    ts=now,
+                    kind="enter",
+                    level=intent.level,
+                    accepted=False,
+                    reasons=(*reasons, *blocks),
+                    direction=intent.direction,
+                )
+            )
+            play.position_closed(now)
+
+        if play.name in self._trades:
+            refuse([Reason(code="IN_TRADE", text="the play has a trade in progress", effect="no entry")])
+            return
+        verdict = self.kill_switch.entry_check(now, intent.level)
+        if not verdict.allowed:
+            refuse(verdict.reasons)
+            return
+        direction: Literal["long", "short"] = "long" if intent.direction > 0 else "short"
+        try:
+            plan = plan_bracket(
+                direction=direction,
+                entry=intent.proxy_price,
+                stop_distance=intent.proxy_stop_distance,
+                target=intent.proxy_target,
+                tick=self.risk.brackets.tick,
+            )
+        except InvariantError as exc:
+            refuse([Reason(code="BAD_BRACKET", text=str(exc), effect="no entry")])
+            return
+        size = size_position(
+            equity=self.equity,
+            price=plan.entry,
+            stop_distance=plan.risk_per_share,
+            daily_sigma=self.daily_sigma[play.proxy],
+            level=intent.level,
+            expectancy_lower_r=self.expectancy_lower_r.get(play.name),
+            thresholds=self.risk.sizing,
+        )
+        reasons.extend(size.reasons)
+        if size.shares <= 0:
+            refuse([Reason(code="SIZE_ZERO", text=f"sized to 0 shares ({size.bound_by})", effect="no entry")])
+            return
+        bracket = self._bracket(signal_id, play.proxy, plan, size.shares, intent.proxy_price)
+        trade = _Trade(
+            play=play.name,
+            signal_id=signal_id,
+            symbol=play.proxy,
+            entry=bracket.entry.client_order_id,
+            stop=bracket.stop.client_order_id,
+            target=bracket.target.client_order_id,
+        )
+        for leg in bracket.legs:
+            self.book.submit(leg)
+            self._owner[leg.client_order_id] = trade
+        self._trades[play.name] = trade
+        latency = self._perf() - self._arrived_ns
+        self.broker.submit_bracket(bracket)
+        for _ in bracket.legs:
+            self.kill_switch.handle(OrderSubmitted(ts=now))
+        self.signals.append(
+            SignalRecord(
+                signal_id=signal_id,
+                play=play.name,
+                ts=now,
+                kind="enter",
+                level=intent.level,
+                accepted=True,
+                reasons=tuple(reasons),
+                shares=size.shares,
+                direction=intent.direction,
+                plan=plan,
+                client_order_ids=tuple(leg.client_order_id for leg in bracket.legs),
+                latency_ns=latency,
+            )
+        )
+
+    def _bracket(self, signal_id: str, symbol: str, plan: BracketPlan, shares: int, price: float) -> BracketRequest:
+        side = Side.BUY if plan.direction == "long" else Side.SELL
+        created = self.clock.now_ns()
+        entry_id = client_order_id(signal_id, Leg.ENTRY, namespace=self.namespace)
+        common: dict[str, Any] = {
+            "signal_id": signal_id,
+            "symbol": symbol,
+            "qty": float(shares),
+            "ts_created": created,
+            "time_in_force": TimeInForce.DAY,
+            "decision_price": price,
+        }
+        return BracketRequest(
+            entry=OrderRequest(
+                client_order_id=entry_id, leg=Leg.ENTRY, side=side, order_type=OrderType.MARKET, **common
+            ),
+            stop=OrderRequest(
+                client_order_id=client_order_id(signal_id, Leg.STOP, namespace=self.namespace),
+                leg=Leg.STOP,
+                side=side.opposite,
+                order_type=OrderType.STOP,
+                stop_price=plan.stop,
+                parent_id=entry_id,
+                **common,
+            ),
+            target=OrderRequest(
+                client_order_id=client_order_id(signal_id, Leg.TARGET, namespace=self.namespace),
+                leg=Leg.TARGET,
+                side=side.opposite,
+                order_type=OrderType.LIMIT,
+                limit_price=plan.target,
+                parent_id=entry_id,
+                **common,
+            ),
+        )
+
+    def _exit(self, play: Play[Any], intent: ExitIntent, now: int) -> None:
+        trade = self._trades.get(play.name)
+        code, text = intent.reason
+        reasons = (Reason(code=code, text=text, effect="exit"),)
+        if trade is None:
+            self.signals.append(
+                SignalRecord(
+                    signal_id=f"{play.name}-{intent.ts_ns}",
+                    play=play.name,
+                    ts=now,
+                    kind="exit",
+                    level=None,
+                    accepted=False,
+                    reasons=(*reasons, Reason(code="NO_TRADE", text="no trade in progress", effect="nothing")),
+                )
+            )
+            return
+        cid = self._close(trade, Leg.EXIT, now)
+        self.signals.append(
+            SignalRecord(
+                signal_id=trade.signal_id,
+                play=play.name,
+                ts=now,
+                kind="exit",
+                level=None,
+                accepted=True,
+                reasons=reasons,
+                client_order_ids=() if cid is None else (cid,),
+                latency_ns=None if cid is None else self._perf() - self._arrived_ns,
+            )
+        )
+
+    def _close(self, trade: _Trade, leg: Leg, now: int) -> str | None:
+        """Cancel the trade's open entry/stop/target and send a market order for its net position
+        unless an exit is already working; the client id sent, or None."""
+        for cid in (trade.entry, trade.stop, trade.target):
+            if self.book.order(cid).is_open and cid not in self._cancelling:
+                self._cancelling.add(cid)
+                self.broker.cancel(cid)
+        if trade.net == 0.0 or any(self.book.order(c).is_open for c in trade.exits):
+            return None
+        generation = sum(1 for c in trade.exits if self.book.order(c).request.leg is leg)
+        cid = client_order_id(trade.signal_id, leg, generation, namespace=self.namespace)
+        request = OrderRequest(
+            client_order_id=cid,
+            signal_id=trade.signal_id,
+            leg=leg,
+            symbol=trade.symbol,
+            side=Side.SELL if trade.net > 0 else Side.BUY,
+            order_type=OrderType.MARKET,
+            qty=abs(trade.net),
+            ts_created=self.clock.now_ns(),
+            time_in_force=TimeInForce.DAY,
+            decision_price=self._last_price.get(trade.symbol),
+        )
+        self.book.submit(request)
+        trade.exits.append(cid)
+        self._owner[cid] = trade
+        self.broker.submit(request)
+        self.kill_switch.handle(OrderSubmitted(ts=now))
+        return cid
+
+    def _maybe_flatten(self) -> None:
+        if self._now is None:
+            return
+        request = self.kill_switch.flatten(self._now)
+        if request is None:
+            self._flattening = None
+            return
+        needs = any(self._closable(t) for t in self._trades.values())
+        if request.code != self._flattening or needs:
+            self._flattening = request.code
+            if self._trades:
+                self.flatten(f"{request.code}: {request.text}")
+
+    def _closable(self, trade: _Trade) -> bool:
+        """Whether closing ``trade`` would do something: an open order not yet being cancelled, or
+        a position without a working exit."""
+        working = any(self.book.order(c).is_open for c in trade.exits)
+        pending = any(
+            self.book.order(c).is_open and c not in self._cancelling for c in (trade.entry, trade.stop, trade.target)
+        )
+        return pending or (trade.net != 0.0 and not working)
+
+    # --- broker updates ---------------------------------------------------------------------------
+
+    def _on_update(self, update: BrokerUpdate) -> None:
+        self.book.apply(update)
+        trade = self._owner.get(update.client_order_id)
+        ts = self._now if self._now is not None else update.ts
+        if isinstance(update, Fill):
+            before = self._positions.get(update.symbol) or Position(symbol=update.symbol)
+            after = position_math.apply_fill(before, update)
+            self._positions[update.symbol] = after
+            self.kill_switch.handle(FillPnl(ts=ts, realised=after.realised_pnl - before.realised_pnl))
+            self._last_price.setdefault(update.symbol, update.price)
+            self.kill_switch.handle(MarkToMarket(ts=ts, unrealised=self._unrealised()))
+            if trade is not None:
+                trade.net += update.signed_qty
+                if abs(trade.net) <= 1e-9 * max(1.0, update.qty):
+                    trade.net = 0.0
+        if trade is None or trade.net != 0.0:
+            return
+        if any(self.book.order(c).is_open for c in trade.orders):
+            return
+        del self._trades[trade.play]
+        play = self.plays[trade.play]
+        if play.position != 0:
+            play.position_closed(ts)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _advance(self, ts: int) -> int:
+        now = ts if self._now is None else max(self._now, ts)
+        self._now = now
+        if isinstance(self.clock, ReplayClock) and self.clock.now_ns() < now:
+            self.clock.advance_to(now)
+        return now
+
+    def _require_now(self) -> int:
+        if self._now is None:
+            raise InvariantError("trader: no event handled yet, so no time to act at")
+        return self._now
+
+    def _update_features(self, event: MarketEvent) -> None:
+        engine = self.features
+        if event.symbol not in engine.codes:
+            return
+        if isinstance(event, SecondAgg):
+            engine.on_second(
+                event.symbol, event.ts_event, event.open, event.high, event.low, event.close, event.volume, event.vwap
+            )
+        elif isinstance(event, MinuteAgg):
+            engine.on_minute(event.symbol, event.ts_event, event.open, event.high, event.low, event.close, event.volume)
+        elif isinstance(event, Quote):
+            engine.on_quote(event.symbol, event.ts_event, event.bid, event.ask)
+        elif isinstance(event, Trade):
+            engine.on_trade(event.symbol, event.ts_event, event.price, event.size)
+
+    def _mark(self, event: MarketEvent) -> None:
+        """Remember the event's last price and, when it moves an open position, mark every open position."""
+        if isinstance(event, SecondAgg | MinuteAgg):
+            price = event.close
+        elif isinstance(event, Trade):
+            price = event.price
+        elif isinstance(event, Quote) and event.bid > 0.0 and event.ask > 0.0:
+            price = (event.bid + event.ask) / 2.0
+        else:
+            return
+        self._last_price[event.symbol] = price
+        position = self._positions.get(event.symbol)
+        if position is None or position.is_flat or self._now is None:
+            return
+        self.kill_switch.handle(MarkToMarket(ts=self._now, unrealised=self._unrealised()))
+
+    def _unrealised(self) -> float:
+        """Unrealised PnL of every open position at the last prices seen."""
+        return sum(
+            p.unrealised_pnl(self._last_price[s])
+            for s, p in self._positions.items()
+            if not p.is_flat and s in self._last_price
+        )
