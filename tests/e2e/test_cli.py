@@ -91,6 +91,15 @@ def test_bench_features_prints_its_figures_without_a_database(scalper: Run) -> N
     assert result["state_bytes_per_symbol"] > 0
 
 
+def test_bench_decision_times_the_engine_on_every_index_bar(scalper: Run) -> None:
+    out = scalper("bench", "decision", "--json", "--sessions", "2")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip())
+    assert result["name"] == "decision"
+    assert 2 * 23_400 * 0.95 < result["events"] <= 2 * 23_400  # SPX and NDX bars of one session
+    assert 0 < result["p50_us"] <= result["p99_us"] <= result["max_us"]
+
+
 def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:
     out = scalper("synth", str(tmp_path / "m"), "--sessions", "1", "--start", "2025-11-28", "--what", "flatfiles")
     assert out.returncode == 0, out.stderr

@@ -431,13 +431,16 @@ def _faults(items: list[str]) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features or gex.")],
+    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features, gex or decision.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
     megabytes: Annotated[
         int, typer.Option(help="Uncompressed size of the synthetic trades file (flatfiles).", min=10)
     ] = 2100,
-    sessions: Annotated[int, typer.Option(help="Synthetic sessions of one-second data (features).", min=1)] = 10,
+    sessions: Annotated[
+        int | None,
+        typer.Option(help="Synthetic sessions of one-second data (features: 10, decision: 3).", min=2),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its figures (a table, or JSON lines with --json).
 
@@ -462,13 +465,23 @@ def bench(
     gex: dealer gamma profile, walls and zero-gamma level of a generated 5,000-contract chain on
     a 200-point spot grid, no database. Keys: name, contracts, grid, ms (median of 21 runs),
     min_ms, zero_gamma.
+
+    decision: the trading engine (features, the four plays, risk, order book, simulated broker)
+    over --sessions synthetic sessions, the last one timed, no database. Keys: name, events
+    (index bars: the decisions), p50_us, p99_us, max_us (one engine call per event), signals.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        if name not in ("writer", "feed", "flatfiles", "features", "gex"):
-            raise ConfigError(f"unknown benchmark {name!r}; expected one of: writer, feed, flatfiles, features, gex")
+        names = ("writer", "feed", "flatfiles", "features", "gex", "decision")
+        if name not in names:
+            raise ConfigError(f"unknown benchmark {name!r}; expected one of: {', '.join(names)}")
+        if name == "decision":
+            from scalper.bench import decision
+
+            _print_result(decision.run(sessions=sessions or 3), as_json)
+            return
         if name == "gex":
             from scalper.bench import gex
 
@@ -477,7 +490,7 @@ def bench(
         if name == "features":
             from scalper.bench import features
 
-            _print_result(features.run(sessions=sessions), as_json)
+            _print_result(features.run(sessions=sessions or 10), as_json)
             return
         from scalper.bench import feed, writer
 
