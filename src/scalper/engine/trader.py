@@ -141,6 +141,7 @@ class _Trade:
     target: str
     exits: list[str] = field(default_factory=list)
     net: float = 0.0
+    closing: Leg | None = None  # a close decided while bracket legs were still working
 
     @property
     def orders(self) -> tuple[str, ...]:
@@ -248,6 +249,7 @@ class Trader:
                 if play.index == event.symbol:
                     self._decide(play, now)
         self._maybe_flatten()
+        self._send_pending_closes(now)
 
     def flatten(self, reason: str) -> list[str]:
         """Cancel every open order of the plays' trades and close every position with a market
@@ -255,6 +257,8 @@ class Trader:
         now = self._require_now()
         sent: list[str] = []
         for trade in list(self._trades.values()):
+            if trade.closing is not None:  # its close is decided, waiting for the bracket's cancels
+                continue
             cid = self._close(trade, Leg.FLATTEN, now)
             record = SignalRecord(
                 signal_id=trade.signal_id,
@@ -441,12 +445,28 @@ class Trader:
         )
 
     def _close(self, trade: _Trade, leg: Leg, now: int) -> str | None:
-        """Cancel the trade's open entry/stop/target and send a market order for its net position
-        unless an exit is already working; the client id sent, or None."""
-        for cid in (trade.entry, trade.stop, trade.target):
-            if self.book.order(cid).is_open and cid not in self._cancelling:
+        """Cancel the trade's open entry/stop/target; once none is working, send a market order for
+        its net position (unless an exit is already working). Returns the client id sent now, or
+        None — also when the order waits for the cancels: sending it before they are confirmed
+        could open a reverse position if a leg fills meanwhile (:meth:`_send_pending_closes`)."""
+        working = [cid for cid in (trade.entry, trade.stop, trade.target) if self.book.order(cid).is_open]
+        for cid in working:
+            if cid not in self._cancelling:
                 self._cancelling.add(cid)
                 self.broker.cancel(cid)
+        if working:
+            trade.closing = leg
+            return None
+        return self._send_close(trade, leg, now)
+
+    def _send_pending_closes(self, now: int) -> None:
+        for trade in list(self._trades.values()):
+            leg = trade.closing
+            if leg is not None and not any(self.book.order(c).is_open for c in (trade.entry, trade.stop, trade.target)):
+                trade.closing = None
+                self._send_close(trade, leg, now)
+
+    def _send_close(self, trade: _Trade, leg: Leg, now: int) -> str | None:
         if trade.net == 0.0 or any(self.book.order(c).is_open for c in trade.exits):
             return None
         generation = sum(1 for c in trade.exits if self.book.order(c).request.leg is leg)

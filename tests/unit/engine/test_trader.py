@@ -247,14 +247,20 @@ def test_an_exit_intent_cancels_the_exits_and_sends_a_market_exit() -> None:
     signal_id = f"SCRIPTED-{decision(9)}"
     exit_id = client_order_id(signal_id, Leg.EXIT)
     [record] = [r for r in trader.signals if r.kind == "exit"]
-    assert record.accepted and record.client_order_ids == (exit_id,)
+    assert record.accepted and record.client_order_ids == ()  # decided at T0 + 21 s: first the cancels
+    cancelled_at = []
+    for leg in (Leg.STOP, Leg.TARGET):
+        child = trader.book.order(client_order_id(signal_id, leg))
+        assert child.status is OrderStatus.CANCELLED
+        cancelled_at.append(child.ts_updated)
     exit_order = trader.book.order(exit_id)
     assert exit_order.status is OrderStatus.FILLED and exit_order.side is Side.SELL and exit_order.qty == 333.0
+    # the market exit goes out only once both legs are confirmed cancelled: a leg filling meanwhile
+    # would otherwise leave the exit opening a reverse position
+    assert exit_order.request.ts_created >= max(cancelled_at) > decision(20)
     [exit_fill] = trader.book.fills(exit_id)
-    assert exit_fill.ts == T0 + 22 * S  # decided at T0 + 21 s, first usable bar starts at second 22
+    assert exit_fill.ts > exit_order.request.ts_created
     assert exit_fill.price == pytest.approx(500.10 - HALF_SPREAD - SLIPPAGE)
-    for leg in (Leg.STOP, Leg.TARGET):
-        assert trader.book.order(client_order_id(signal_id, leg)).status is OrderStatus.CANCELLED
     assert trader.positions()["SPY"].is_flat and not trader.in_trade("SCRIPTED")
     assert play.closed_at == [decision(20)]  # the play's own exit; not told a second time
 
