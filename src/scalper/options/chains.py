@@ -93,10 +93,7 @@ class Chain:
         return float(np.median(values))
 
 
-_ARRAYS = (
-    "root",
-    "expiry",
-    "is_call",
+_FLOATS = (
     "strike",
     "bid",
     "ask",
@@ -110,6 +107,7 @@ _ARRAYS = (
     "volume",
     "underlying_price",
 )
+_ARRAYS = ("root", "expiry", "is_call", *_FLOATS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -143,22 +141,6 @@ def chain_from_snapshot(results: Iterable[Mapping[str, Any]], *, underlying: str
         is_call=np.array(cols["is_call"], dtype=np.bool_)[order],
         **{k: floats(k) for k in _FLOATS},
     )
-
-
-_FLOATS = (
-    "strike",
-    "bid",
-    "ask",
-    "last",
-    "iv",
-    "delta",
-    "gamma",
-    "theta",
-    "vega",
-    "open_interest",
-    "volume",
-    "underlying_price",
-)
 
 
 def _row(result: Mapping[str, Any]) -> dict[str, Any]:
