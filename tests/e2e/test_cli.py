@@ -98,6 +98,8 @@ def test_bench_decision_times_the_engine_on_every_index_bar(scalper: Run) -> Non
     assert result["name"] == "decision"
     assert 2 * 23_400 * 0.95 < result["events"] <= 2 * 23_400  # SPX and NDX bars of one session
     assert 0 < result["p50_us"] <= result["p99_us"] <= result["max_us"]
+    bad = scalper("bench", "decision", "--sessions", "1")
+    assert bad.returncode == 2 and "decision needs 2 or more" in " ".join(bad.stderr.split())
 
 
 def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:

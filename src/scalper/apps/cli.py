@@ -439,7 +439,7 @@ def bench(
     ] = 2100,
     sessions: Annotated[
         int | None,
-        typer.Option(help="Synthetic sessions of one-second data (features: 10, decision: 3).", min=2),
+        typer.Option(help="Synthetic sessions of one-second data (features: 10, decision: 3).", min=1),
     ] = None,
 ) -> None:
     """Run a benchmark and print its figures (a table, or JSON lines with --json).
@@ -480,6 +480,8 @@ def bench(
         if name == "decision":
             from scalper.bench import decision
 
+            if sessions is not None and sessions < 2:
+                raise ConfigError(f"--sessions: value {sessions} is invalid: decision needs 2 or more (warm-up, timed)")
             _print_result(decision.run(sessions=sessions or 3), as_json)
             return
         if name == "gex":
