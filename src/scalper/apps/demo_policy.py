@@ -23,7 +23,6 @@ from scalper.strategy.session import load_session_flags
 from scalper.strategy.thresholds import load_thresholds
 
 MOMENTS = ("09:40", "10:15", "10:45", "14:10", "15:50")
-INDEX_OF_CHAIN = {"I:SPX": "I:SPX"}  # the chain whose gamma gates the index's plays
 
 
 @dataclass
@@ -54,8 +53,8 @@ def run_policy_step(conn: psycopg.Connection[Any], day: dt.date, scores: Sequenc
             continue
         levels = store_levels(conn, read_chain(conn, underlying, ts), source=None)
         report.gamma.append(gamma_table(underlying, ts, levels))
-        if underlying in INDEX_OF_CHAIN:
-            gates[INDEX_OF_CHAIN[underlying]] = _gates(levels)
+        if underlying == "I:SPX":  # the SPX chain's gamma gates the SPX plays
+            gates["I:SPX"] = _gates(levels)
     report.gamma.append(iv_rank_table("I:SPX", daily_atm_series(conn, "I:SPX"), 30))
     thresholds = load_thresholds()
     report.version = thresholds.version

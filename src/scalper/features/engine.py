@@ -158,7 +158,6 @@ class FeatureEngine:
         for row in self.states:
             K.init_state(row)
         self.snapshots = np.full((len(symbols), N_FIELDS), _NAN)
-        self.last_ts = np.zeros(len(symbols), dtype=np.int64)
         self.refused: Counter[str] = Counter()
 
     def _step(self, symbol: str, kind: int, ts: int, a: float, b: float, c: float, d: float, e: float, f: float) -> int:
@@ -183,8 +182,6 @@ class FeatureEngine:
         )
         if status:
             self.refused[REASONS[status]] += 1
-        else:
-            self.last_ts[code] = ts
         return status
 
     def on_second(
@@ -258,10 +255,6 @@ class FeatureEngine:
             count = int(np.count_nonzero(status == code))
             if count:
                 self.refused[reason] += count
-        ok = status == K.OK
-        if ok.any():
-            last_ok = np.flatnonzero(ok)
-            np.maximum.at(self.last_ts, events.symbol[last_ok], events.ts[last_ok])
         self._refresh_latest()
         return status, out[:-1]
 
