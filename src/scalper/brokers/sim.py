@@ -8,10 +8,21 @@ Conventions (see ``docs/EXECUTION.md``, "Simulated broker"):
 
 * **Latency.** A request (order, cancel, replace) sent at clock time ``t`` *arrives* at
   ``t + latency_ns`` (default 100 ms). An order is acknowledged (``accepted``) at its arrival and
-  only events stamped at or after its arrival can fill it. Events are taken at their ``ts_event``;
-  for a bar that is the *start* of its window, so a bar is usable only when its window starts at or
-  after the arrival: a decision at the close of second ``t`` never fills at that bar's close nor
-  inside the bar in progress when the order arrives, but at the open of the first bar after it.
+  only events whose prices are stamped at or after its arrival can fill it. An event's *price time*
+  is its ``ts_event``; for a bar that is the *start* of its window, so a bar is usable only when its
+  window starts at or after the arrival: a decision at the close of second ``t`` never fills at that
+  bar's close nor inside the bar in progress when the order arrives, but at the open of the first
+  bar after it.
+* **Delivery order.** Events are taken in the order they are delivered, which is the engine's
+  replay order (:mod:`scalper.engine.sequencer`): a bar arrives when it is complete, after the
+  trades and quotes stamped inside its window and up to the feed's aggregate delay after it. The
+  broker's time is the latest price time seen; timers (arrivals, cancels, expiries) run up to it
+  before an event is used, and every update is stamped with it, so updates are in time order.
+  Per symbol, fills come from the finest data seen for that symbol: once a trade or quote of a
+  symbol has been seen its bars only move time, and once a one-second bar has been seen its minute
+  bars only move time (the same prices are not counted twice). An event older than the last one
+  used for its symbol (a late event) is not used for fills; it is counted in
+  :attr:`SimBroker.late_events`.
 * **Prices.** With quotes for the symbol in the stream (a :class:`~scalper.core.events.Quote` seen),
   marketable orders buy at the ask and sell at the bid of the next quote; trades and bars then only
   trigger stops and fill resting limits. Without quotes, marketable orders fill at the event's first
@@ -223,7 +234,11 @@ def xnys_close_after(ts_ns: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Tick:
-    """What one event offers: executable prices before slippage and the traded range."""
+    """What one event offers: executable prices before slippage and the traded range.
+
+    ``ts`` is the price time (the event's ``ts_event``): an order is usable by the tick when it
+    was active at or before it.
+    """
 
     ts: int
     buy_px: float | None  # a marketable buy fills here (ask, or first price + half-spread)
@@ -244,7 +259,7 @@ class _Working:
     order: Order
     broker_order_id: str
     parent: str | None = None
-    active: bool = False
+    active_since: int | None = None  # price time from which events may fill it (None: not active)
     evaluated: bool = False
     triggered: bool = False
     trail_best: float | None = None
@@ -255,6 +270,9 @@ class _Working:
     def request(self) -> OrderRequest:
         return self.order.request
 
+
+#: how fine an event's prices are: fills use a symbol's finest data only
+_RESOLUTION: dict[type, int] = {Trade: 0, Quote: 0, SecondAgg: 1, MinuteAgg: 2}
 
 TimerKind = Literal["arrive", "cancel", "replace", "expire"]
 
@@ -296,6 +314,10 @@ class SimBroker:
         self._timer_n = 0
         self._now = -1
         self._quoted: set[str] = set()
+        self._finest: dict[str, int] = {}  # symbol → finest resolution seen (0 tick, 1 second, 2 minute)
+        self._last_used: dict[str, int] = {}  # symbol → price time of the last event used for fills
+        #: events not used for fills because an event of the same symbol stamped later was already used
+        self.late_events = 0
         self._listeners: list[UpdateListener] = []
         self._updates: list[BrokerUpdate] = []
         self._positions: dict[str, Position] = {}
@@ -384,32 +406,41 @@ class SimBroker:
     # --- driving ------------------------------------------------------------------------------------
 
     def advance_to(self, ts_ns: int) -> None:
-        """Let time pass to ``ts_ns``: arrivals, cancels, replacements and expiries due by then happen."""
-        self._check_time(ts_ns, "advance_to")
+        """Let time pass to ``ts_ns``: arrivals, cancels, replacements and expiries due by then happen.
+        An earlier time than the broker's changes nothing."""
         self._run_timers(ts_ns)
-        self._now = ts_ns
+        self._now = max(self._now, ts_ns)
 
     def on_event(self, event: MarketEvent) -> None:
-        """Process one market event (events must come in ``ts_event`` order across symbols).
+        """Process one market event, in delivery order (see the module docstring).
 
-        Timers due at or before the event run first; then every working order of the event's symbol
-        that was active before the event is evaluated in submission order. Index values (not
-        tradable) only move time; option events are treated like any symbol's.
+        Timers due at or before the event's price time run first; then, if the event is the
+        finest data of its symbol and not late, every working order of the symbol that was active
+        at the event's price time is evaluated in submission order. Index values (not tradable)
+        only move time; option events are treated like any symbol's.
         """
         ts = event.ts_event
-        self._check_time(ts, f"{type(event).__name__} {event.symbol}")
-        self._run_timers(ts)
-        self._now = ts
+        self.advance_to(ts)
+        symbol = event.symbol
+        rank = _RESOLUTION.get(type(event))
+        if rank is None:
+            return
+        finest = self._finest.get(symbol, rank)
+        if rank > finest:
+            return  # coarser than what this symbol is filled from: the same prices, counted once
+        self._finest[symbol] = rank
+        if ts < self._last_used.get(symbol, ts):
+            self.late_events += 1
+            return
+        self._last_used[symbol] = ts
         if isinstance(event, Quote):
-            self._quoted.add(event.symbol)
+            self._quoted.add(symbol)
         tick = self._tick(event)
         if tick is None:
             return
-        working = [
-            w for w in self._orders.values() if w.active and w.order.is_open and w.request.symbol == event.symbol
-        ]
+        working = [w for w in self._orders.values() if self._usable(w, ts) and w.request.symbol == symbol]
         for w in working:
-            if w.order.is_open and w.active:
+            if self._usable(w, ts):
                 self._evaluate(w, tick)
 
     # --- internals: requests ------------------------------------------------------------------------
@@ -449,9 +480,9 @@ class SimBroker:
         heapq.heappush(self._timers, _Timer(ts, self._timer_n, kind, cid, other))
         self._timer_n += 1
 
-    def _check_time(self, ts: int, what: str) -> None:
-        if ts < self._now:
-            raise InvariantError(f"sim broker {what} at {ts}: expected time order, was before {self._now}")
+    @staticmethod
+    def _usable(w: _Working, price_ts: int) -> bool:
+        return w.order.is_open and w.active_since is not None and w.active_since <= price_ts
 
     def _run_timers(self, until: int) -> None:
         while self._timers and self._timers[0].ts <= until:
@@ -481,7 +512,8 @@ class SimBroker:
                 broker_order_id=w.broker_order_id,
             )
         )
-        w.active = w.parent is None or self._orders[w.parent].order.filled_qty > 0.0
+        if w.parent is None or self._orders[w.parent].order.filled_qty > 0.0:
+            w.active_since = ts
         if w.request.time_in_force is TimeInForce.DAY:
             self._push(self._session_close(ts), "expire", w.request.client_order_id)
 
@@ -546,12 +578,12 @@ class SimBroker:
         price = self._price(w, tick, first)
         tif = req.time_in_force
         if tif is TimeInForce.FOK and first and (price is None or qty < w.order.remaining_qty - qty_tolerance(req.qty)):
-            self._end(w, OrderStatus.CANCELLED, tick.ts, "fill or kill: not completely fillable on arrival")
+            self._end(w, OrderStatus.CANCELLED, self._now, "fill or kill: not completely fillable on arrival")
             return
         if price is not None:
-            self._fill(w, qty, price, tick.ts)
+            self._fill(w, qty, price, self._now)
         if tif in (TimeInForce.IOC, TimeInForce.FOK) and first and w.order.is_open:
-            self._end(w, OrderStatus.CANCELLED, tick.ts, f"{tif}: rest cancelled after the first price on arrival")
+            self._end(w, OrderStatus.CANCELLED, self._now, f"{tif}: rest cancelled after the first price on arrival")
 
     def _price(self, w: _Working, tick: _Tick, first: bool) -> float | None:
         """This event's fill price for ``w`` (None: no fill now); triggers and trails on the way."""
@@ -682,8 +714,8 @@ class SimBroker:
         if cid in self._children:
             for child in self._children[cid]:
                 c = self._orders[child]
-                if c.order.status is not OrderStatus.NEW:
-                    c.active = True
+                if c.order.status is not OrderStatus.NEW and c.active_since is None:
+                    c.active_since = ts + 1  # from the events after the entry's fill
         if w.parent is not None:
             if w.order.status is OrderStatus.FILLED:
                 for sibling in self._children[w.parent]:

@@ -11,8 +11,8 @@ port. Market events are handed to :meth:`Trader.on_event` in replay order
    trader moves that clock to the known time (replay); any other clock is only read;
 2. the features are updated (symbols the feature engine does not follow are skipped);
 3. the event is forwarded to the broker when the broker is driven by market events (it has an
-   ``on_event`` method, like :class:`~scalper.brokers.sim.SimBroker`); its updates come back
-   through the listener (step 6);
+   ``on_event`` method, like :class:`~scalper.brokers.sim.SimBroker`, which takes events in this
+   delivery order); its updates come back through the listener (step 6);
 4. the kill switch gets a data heartbeat and, when a traded symbol has an open position, the
    mark-to-market of every open position at the last prices seen;
 5. on a one-second bar of an index (``I:SPX``), each play on that index gets

@@ -177,13 +177,15 @@ def test_trailing_stop_checks_the_trigger_before_a_bar_moves_it() -> None:
     br = bracket(trail=0.50, target=200.0)
     b = broker(ReplayClock(T0))
     b.submit_bracket(br)
-    b.on_event(trade(T0 + SEC, 100.0))
-    b.on_event(trade(T0 + 2 * SEC, 100.0))  # stop 99.50
+
+    def bar(second: int, high: float, low: float) -> SecondAgg:
+        ts = T0 + second * SEC
+        return SecondAgg(symbol="SPY", ts_event=ts, ts_end=ts + SEC, open=100.0, high=high, low=low, close=100.0)
+
+    b.on_event(bar(1, 100.0, 100.0))  # the entry fills
+    b.on_event(bar(2, 100.0, 100.0))  # stop 99.50
     # a bar that reaches 101 and 99.8: the order inside the bar is unknown, so the old stop (99.50) applies
-    bar = SecondAgg(
-        symbol="SPY", ts_event=T0 + 3 * SEC, ts_end=T0 + 4 * SEC, open=100.0, high=101.0, low=99.8, close=100.9
-    )
-    b.on_event(bar)
+    b.on_event(bar(3, 101.0, 99.8))
     assert fills_of(b, br.stop.client_order_id) == []
     assert b.trailing_stop(br.stop.client_order_id) == 100.5
 

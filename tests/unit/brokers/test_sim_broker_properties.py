@@ -127,8 +127,10 @@ def test_fills_are_consistent_after_arrival_and_within_limits(
             b.on_event(Quote(symbol="SPY", ts_event=ts, bid=price - 0.01, bid_size=1.0, ask=price + 0.01, ask_size=1.0))
         else:
             high, low = price + abs(cents) / 100, max(0.5, price - 0.05)
+            # delivered once complete (replay order): the bar of the second ending now, whose
+            # window may hold trades and quotes already delivered
             b.on_event(
-                SecondAgg(symbol="SPY", ts_event=ts, ts_end=ts + SEC, open=price, high=high, low=low, close=price)
+                SecondAgg(symbol="SPY", ts_event=ts - SEC, ts_end=ts, open=price, high=high, low=low, close=price)
             )
     b.advance_to(ts + SEC)
 
