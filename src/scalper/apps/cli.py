@@ -251,6 +251,86 @@ def ingest(
     _run(body)
 
 
+@app.command("run")
+def run(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).", min=0)
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="Send real orders (needs broker.kind = 'alpaca' and APCA_API_KEY_ID/APCA_API_SECRET_KEY)."
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="The run to start or take over (default: {paper|live}-{broker}-{date}).", min=1),
+    ] = None,
+) -> None:
+    """Trade: the live feed, the trading engine and the broker in one process. Paper by default.
+
+    Captures the feed as `scalper ingest` does and runs the four plays through the same engine
+    as a backtest (features, session policy, risk, order management). Every signal, order,
+    transition and fill is stored under the run id. A restart with the same run id resumes the
+    run: the stored book is reloaded, the broker reconciled, no order placed twice. Point
+    feed.ws_url at `scalper replay-server --timeline live` to trade a synthetic session offline.
+    """
+
+    def body() -> None:
+        from scalper.apps.run import run_trading
+
+        try:
+            report = run_trading(_context(), duration, live=live, run_id=run_id)
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+        if report.interrupted:
+            console.print("stopped")
+        console.print(run_summary(report))
+
+    _run(body)
+
+
+def run_summary(report: Any) -> Table:
+    """The closing table of `scalper run`."""
+    table = Table("figure", "value", title=f"run {report.run_id} ({report.kind}, {report.broker})")
+    for line in report.resumed:
+        table.add_row("resumed", line)
+    for line in report.discrepancies:
+        table.add_row("reconciliation", line)
+    trading = report.trading
+    if trading is not None:
+        trader = trading.trader
+        table.add_row("events to the engine", f"{trading.events:,}")
+        table.add_row("stored events warmed up on", f"{trading.warmed_up or 0:,}")
+        entries = [r for r in trader.signals if r.kind == "enter"]
+        table.add_row(
+            "entry signals (taken / refused)",
+            f"{sum(r.accepted for r in entries)} / {sum(not r.accepted for r in entries)}",
+        )
+        fills = trader.book.fills()
+        table.add_row("fills", f"{len(fills)}")
+        for symbol, position in sorted(trader.positions().items()):
+            table.add_row(f"position {symbol}", f"{position.qty:+g} (realised {position.realised_pnl:+.2f} $)")
+        trips = ", ".join(t.code for t in trader.kill_switch.trips) or "none"
+        table.add_row("kill switch trips", trips)
+        for play in sorted(trader.plays):
+            skips = sorted(((n, code) for (name, code), n in trader.skips.items() if name == play), reverse=True)
+            table.add_row(f"{play} skipped", ", ".join(f"{code} {n:,}" for n, code in skips[:4]) or "0")
+            if skips:
+                table.add_row("", f"latest {skips[0][1]}: {trader.skip_texts[(play, skips[0][1])]}")
+    latency = report.latency_us()
+    if latency is not None:
+        table.add_row(
+            "event-to-decision (index bars)",
+            f"p50 {latency['p50_us']} µs, p99 {latency['p99_us']} µs, max {latency['max_us']} µs "
+            f"over {int(latency['events']):,}",
+        )
+    if report.journal is not None:
+        table.add_row("journal records waiting", f"{report.journal.waiting}")
+    return table
+
+
 @app.command("replay-server")
 def replay_server(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,10 @@ def restart_starts(conn: psycopg.Connection[Any], symbols: Sequence[str], now_ns
     return starts
 
 
-async def _capture(
+Consumer = Callable[[asyncio.Queue[list[MarketEvent]]], Coroutine[Any, Any, None]]
+
+
+async def capture(
     ctx: AppContext,
     url: str,
     duration_s: float | None,
@@ -96,14 +100,19 @@ async def _capture(
     metrics: FeedMetrics,
     starts: dict[str, int],
     reports: list[IngestReport],
-    features: LiveFeatures | None,
+    consume: Consumer | None = None,
+    features: LiveFeatures | None = None,
 ) -> None:
+    """Capture the feed into the database for ``duration_s`` (None: until cancelled), appending the
+    live report to ``reports`` once connected. With ``consume``, the parsed frames also go to an
+    engine queue that ``consume`` reads until it is cancelled at the end (it then applies what is
+    queued)."""
     key = ctx.secrets.market_data_api_key
     if key is None:
         raise ConfigError("no market data API key: set MASSIVE_API_KEY (or POLYGON_API_KEY, or *_FILE)")
     timeout, write_timeout = ctx.config.database.connect_timeout_s, ctx.config.writer.write_timeout_s
     rest = PolygonRest(key.reveal(), base_url=ctx.config.feed.rest_base())
-    queue: asyncio.Queue[list[MarketEvent]] | None = asyncio.Queue(maxsize=10_000) if features else None
+    queue: asyncio.Queue[list[MarketEvent]] | None = asyncio.Queue(maxsize=10_000) if consume else None
     pipeline = IngestPipeline(
         lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout),
         batch_rows=ctx.config.writer.batch_rows,
@@ -125,10 +134,7 @@ async def _capture(
     }
     pipeline.expect_from(starts, "restart")
     clock = LiveClock()
-    consumer = None
-    if features is not None and queue is not None:
-        connect_features = lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout)  # noqa: E731
-        consumer = asyncio.create_task(features.run(queue, connect_features, now_ns=clock.now_ns))
+    consumer = None if consume is None or queue is None else asyncio.create_task(consume(queue))
     try:
         async with Capture(pipeline, settings, clock, market_open=is_regular_hours) as capture:
             reports.append(IngestReport(pipeline, capture.clients, features))  # live counters
@@ -177,7 +183,12 @@ def run_ingest(ctx: AppContext, duration_s: float | None, *, features: bool = Fa
         try:
             now = LiveClock().now_ns()
             live = live_features(ctx, conn, symbols, now) if features else None
-            asyncio.run(_capture(ctx, url, duration_s, spool, metrics, starts, reports, live))
+            consume: Consumer | None = None
+            if live is not None:
+                timeout, write_timeout = cfg.database.connect_timeout_s, cfg.writer.write_timeout_s
+                connect_features = lambda: connect(url, timeout_s=timeout, statement_timeout_s=write_timeout)  # noqa: E731
+                consume = functools.partial(live.run, connect=connect_features, now_ns=LiveClock().now_ns)
+            asyncio.run(capture(ctx, url, duration_s, spool, metrics, starts, reports, consume, live))
         except KeyboardInterrupt:  # the capture was stopped and flushed by the cancellation
             if not reports:
                 raise

@@ -67,7 +67,7 @@ import datetime as dt
 import heapq
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -388,6 +388,45 @@ class SimBroker:
 
     def positions(self) -> dict[str, Position]:
         return dict(self._positions)
+
+    def restore(self, orders: Iterable[Order], fills: Iterable[Fill]) -> int:
+        """Take over the orders and fills of an earlier process (paper trading after a restart: the
+        simulated account is the run's stored book). Every order is registered as it was; the
+        open ones work again from the clock's time (bracket exits once their entry has filled),
+        day orders expiring at that session's close. Positions come from the fills. Only into a
+        broker that has no order yet. Returns the number of open orders taken over."""
+        if self._orders:
+            raise InvariantError("sim broker restore: expected a broker without orders, it has some")
+        now = self._clock_now()
+        counts: dict[str, int] = {}
+        for fill in sorted(fills, key=lambda f: (f.ts, f.fill_id)):
+            counts[fill.client_order_id] = counts.get(fill.client_order_id, 0) + 1
+            current = self._positions.get(fill.symbol) or Position(symbol=fill.symbol)
+            self._positions[fill.symbol] = position_math.apply_fill(current, fill)
+        restored = sorted(orders, key=lambda o: (o.request.ts_created, o.request.client_order_id))
+        for order in restored:
+            cid, parent = order.request.client_order_id, order.request.parent_id
+            seq = len(self._orders)
+            broker_id = order.broker_order_id or f"{self._config.id_prefix}-{seq}"
+            self._orders[cid] = _Working(
+                seq=seq, order=order, broker_order_id=broker_id, parent=parent, fills=counts.get(cid, 0)
+            )
+            if parent is not None:
+                self._children.setdefault(parent, []).append(cid)
+        missing = sorted(p for p in self._children if p not in self._orders)
+        if missing:
+            raise InvariantError(f"sim broker restore: bracket exits without their entry: {', '.join(missing)}")
+        taken = 0
+        for w in self._orders.values():
+            if not w.order.is_open:
+                continue
+            taken += 1
+            w.evaluated = True
+            if w.parent is None or self._orders[w.parent].order.filled_qty > 0.0:
+                w.active_since = now
+            if w.request.time_in_force is TimeInForce.DAY:
+                self._push(self._session_close(now), "expire", w.request.client_order_id)
+        return taken
 
     # --- queries for tests and reports --------------------------------------------------------------
 

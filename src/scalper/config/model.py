@@ -115,7 +115,16 @@ class BrokerConfig(Section):
 
     kind: Literal["sim", "alpaca"] = "sim"
     live: bool = False
-    alpaca_url: str | None = None
+    alpaca_url: str | None = Field(default=None, description="Alpaca REST base URL (default: Alpaca's paper or live).")
+    alpaca_stream_url: str | None = Field(default=None, description="Alpaca trade-updates websocket URL.")
+    paper_equity: float = Field(default=100_000.0, gt=0, description="Equity of the simulated paper account ($).")
+    sim_latency_ms: int = Field(default=100, ge=1, le=10_000, description="Simulated decision-to-broker latency.")
+    default_daily_sigma: float = Field(
+        default=0.01,
+        gt=0,
+        le=0.2,
+        description="A proxy's daily return sigma when fewer than 5 stored sessions give one (sizing).",
+    )
 
 
 class WriterConfig(Section):

@@ -76,6 +76,7 @@ from scalper.core.orders import (
     Side,
     TimeInForce,
 )
+from scalper.engine.journal import Journal, MemoryJournal, SignalRecord
 from scalper.features.engine import FeatureEngine, is_index
 from scalper.oms import OrderBook, client_order_id
 from scalper.oms import positions as position_math
@@ -84,6 +85,7 @@ from scalper.risk.brackets import BracketPlan, plan_bracket
 from scalper.risk.limits import (
     BrokerConnected,
     BrokerDisconnected,
+    ClockTick,
     DataHeartbeat,
     FillPnl,
     KillSwitch,
@@ -96,7 +98,8 @@ from scalper.strategy.policy import Reason
 from scalper.strategy.thresholds import Level, RiskThresholds
 
 LevelOf = Callable[[str, int], Level]
-RecordKind = Literal["enter", "exit", "flatten"]
+
+__all__ = ["LevelOf", "MarketDriven", "SignalRecord", "Trader"]
 
 
 @runtime_checkable
@@ -104,29 +107,6 @@ class MarketDriven(Protocol):
     """A broker that fills from the market event stream (the simulator)."""
 
     def on_event(self, event: MarketEvent) -> None: ...
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SignalRecord:
-    """One decision: an entry (``accepted`` or refused), an exit or a flatten.
-
-    ``reasons`` are the play's reasons and the policy level, then the sizing's reasons (accepted
-    entry) or the blocks (refusal). ``latency_ns`` is the wall time from the event's arrival at
-    :meth:`Trader.on_event` to the submit call (None when nothing was submitted).
-    """
-
-    signal_id: str
-    play: str
-    ts: int
-    kind: RecordKind
-    level: Level | None
-    accepted: bool
-    reasons: tuple[Reason, ...]
-    shares: int = 0
-    direction: int = 0
-    plan: BracketPlan | None = None
-    client_order_ids: tuple[str, ...] = ()
-    latency_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -166,6 +146,7 @@ class Trader:
         expectancy_lower_r: Mapping[str, float | None] | None = None,
         kill_switch: KillSwitch | None = None,
         book: OrderBook | None = None,
+        journal: Journal | None = None,
         namespace: str = "",
     ) -> None:
         self.features = features
@@ -189,9 +170,13 @@ class Trader:
         self.kill_switch = kill_switch or KillSwitch(risk.limits, equity=equity)
         self.book = book or OrderBook()
         self.namespace = namespace
+        self.journal: Journal = journal if journal is not None else MemoryJournal()
+        #: every decision of this process, in order (also handed to the journal)
         self.signals: list[SignalRecord] = []
         #: (play, skip code) → how many snapshots the play skipped for that reason
         self.skips: Counter[tuple[str, str]] = Counter()
+        #: (play, skip code) → the text of the latest such skip
+        self.skip_texts: dict[tuple[str, str], str] = {}
         self._perf = perf_counter_ns
         self._market = broker if isinstance(broker, MarketDriven) else None
         self._trades: dict[str, _Trade] = {}
@@ -218,6 +203,64 @@ class Trader:
     def positions(self) -> dict[str, Position]:
         """Net position per traded symbol from the fills received (flat ones included)."""
         return dict(self._positions)
+
+    def resume(self, ts: int) -> list[str]:
+        """Take over the trades in progress of the book given at construction (a restart).
+
+        Orders are grouped by signal (``{play}-{ts}``): a signal with an order still open or a net
+        position is a trade in progress again — its play is told its position (the sign of the
+        net filled quantity, or of the entry while it has not filled), the positions and the
+        day's realised PnL come from the book's fills (the kill switch counts them). The play's
+        own memory of the trade (e.g. the range a balanced break left) is not restored: its
+        bracket and the kill switch protect the trade. Returns one line per trade resumed.
+        Refused with :class:`InvariantError` after the first event, or when a trade belongs to a
+        play that is not configured (flatten it by hand or configure the play again).
+        """
+        if self._now is not None or self._trades:
+            raise InvariantError("trader: resume only before the first event")
+        now = self._advance(ts)
+        self._positions = self.book.positions()
+        realised = sum(p.realised_pnl for p in self._positions.values())
+        if realised:
+            self.kill_switch.handle(FillPnl(ts=now, realised=realised))
+        lines: list[str] = []
+        signals = sorted({o.request.signal_id for o in self.book.orders() if o.request.signal_id is not None})
+        for signal_id in signals:
+            orders = {o.request.client_order_id: o for o in self.book.orders_of_signal(signal_id)}
+            by_leg = {o.request.leg: cid for cid, o in orders.items()}
+            net = sum(f.signed_qty for cid in orders for f in self.book.fills(cid))
+            net = 0.0 if abs(net) <= 1e-9 else net
+            if net == 0.0 and not any(o.is_open for o in orders.values()):
+                continue
+            name = signal_id.rsplit("-", 1)[0]
+            play = self.plays.get(name)
+            if play is None:
+                raise InvariantError(
+                    f"trader: signal {signal_id} has a trade in progress for play {name}, which is not configured"
+                )
+            if not {Leg.ENTRY, Leg.STOP, Leg.TARGET} <= by_leg.keys():
+                legs = sorted(str(leg) for leg in by_leg)
+                raise InvariantError(f"trader: signal {signal_id}: expected a bracket's three legs, was {legs}")
+            entry = orders[by_leg[Leg.ENTRY]]
+            trade = _Trade(
+                play=name,
+                signal_id=signal_id,
+                symbol=entry.request.symbol,
+                entry=by_leg[Leg.ENTRY],
+                stop=by_leg[Leg.STOP],
+                target=by_leg[Leg.TARGET],
+                exits=[cid for cid, o in orders.items() if o.request.leg in (Leg.EXIT, Leg.FLATTEN)],
+                net=net,
+            )
+            self._trades[name] = trade
+            for cid in trade.orders:
+                self._owner[cid] = trade
+            play.position = (1 if net > 0 else -1) if net != 0.0 else entry.request.side.sign
+            working = ", ".join(
+                f"{orders[c].request.leg} {orders[c].status}" for c in trade.orders if orders[c].is_open
+            )
+            lines.append(f"{name} {signal_id}: {net:+g} {trade.symbol}; working: {working or 'nothing'}")
+        return lines
 
     # --- inputs -----------------------------------------------------------------------------------
 
@@ -251,6 +294,22 @@ class Trader:
         self._maybe_flatten()
         self._send_pending_closes(now)
 
+    def tick(self, ts: int) -> None:
+        """Time passed without market events (the live runner's watchdog): the kill switch sees
+        the time (stale data, the close) and acts."""
+        now = self._advance(ts)
+        self.kill_switch.handle(ClockTick(ts=now))
+        self.settle()
+
+    def settle(self) -> None:
+        """Act on what broker updates delivered outside :meth:`on_event` changed (a broker that
+        reports on its own thread): a flatten the kill switch asks for, closes whose cancels are
+        confirmed."""
+        if self._now is None:
+            return
+        self._maybe_flatten()
+        self._send_pending_closes(self._now)
+
     def flatten(self, reason: str) -> list[str]:
         """Cancel every open order of the plays' trades and close every position with a market
         ``flatten`` order; returns the client ids of the orders sent (cancels not included)."""
@@ -270,12 +329,16 @@ class Trader:
                 reasons=(Reason(code="FLATTEN", text=reason, effect="close"),),
                 client_order_ids=() if cid is None else (cid,),
             )
-            self.signals.append(record)
+            self._record(record)
             if cid is not None:
                 sent.append(cid)
         return sent
 
     # --- decisions --------------------------------------------------------------------------------
+
+    def _record(self, record: SignalRecord) -> None:
+        self.signals.append(record)
+        self.journal.signal(record)
 
     def _decide(self, play: Play[Any], now: int) -> None:
         level = self.level_of(play.name, now)
@@ -283,8 +346,11 @@ class Trader:
             now, self.features.latest_dict(play.index), self.features.latest_dict(play.proxy), level
         )
         if intent is None:
-            if play.last_skip is not None:
-                self.skips[(play.name, play.last_skip.code)] += 1
+            skip = play.last_skip
+            if skip is not None:
+                key = (play.name, skip.code)
+                self.skips[key] += 1
+                self.skip_texts[key] = skip.text
             return
         if isinstance(intent, ExitIntent):
             self._exit(play, intent, now)
@@ -296,7 +362,7 @@ class Trader:
         reasons = [Reason(code=c, text=t, effect="") for c, t in intent.reasons]
 
         def refuse(blocks: Iterable[Reason]) -> None:
-            self.signals.append(
+            self._record(
                 SignalRecord(
                     signal_id=signal_id,
                     play=play.name,
@@ -306,6 +372,9 @@ class Trader:
                     accepted=False,
                     reasons=(*reasons, *blocks),
                     direction=intent.direction,
+                    index=intent.index,
+                    proxy=intent.proxy,
+                    price=intent.price,
                 )
             )
             play.position_closed(now)
@@ -351,15 +420,15 @@ class Trader:
             stop=bracket.stop.client_order_id,
             target=bracket.target.client_order_id,
         )
+        latency = self._perf() - self._arrived_ns
         for leg in bracket.legs:
-            self.book.submit(leg)
+            self.journal.order_events(self.book.submit(leg))
             self._owner[leg.client_order_id] = trade
         self._trades[play.name] = trade
-        latency = self._perf() - self._arrived_ns
         self.broker.submit_bracket(bracket)
         for _ in bracket.legs:
             self.kill_switch.handle(OrderSubmitted(ts=now))
-        self.signals.append(
+        self._record(
             SignalRecord(
                 signal_id=signal_id,
                 play=play.name,
@@ -370,6 +439,9 @@ class Trader:
                 reasons=tuple(reasons),
                 shares=size.shares,
                 direction=intent.direction,
+                index=intent.index,
+                proxy=intent.proxy,
+                price=intent.price,
                 plan=plan,
                 client_order_ids=tuple(leg.client_order_id for leg in bracket.legs),
                 latency_ns=latency,
@@ -417,7 +489,7 @@ class Trader:
         code, text = intent.reason
         reasons = (Reason(code=code, text=text, effect="exit"),)
         if trade is None:
-            self.signals.append(
+            self._record(
                 SignalRecord(
                     signal_id=f"{play.name}-{intent.ts_ns}",
                     play=play.name,
@@ -430,7 +502,7 @@ class Trader:
             )
             return
         cid = self._close(trade, Leg.EXIT, now)
-        self.signals.append(
+        self._record(
             SignalRecord(
                 signal_id=trade.signal_id,
                 play=play.name,
@@ -483,7 +555,7 @@ class Trader:
             time_in_force=TimeInForce.DAY,
             decision_price=self._last_price.get(trade.symbol),
         )
-        self.book.submit(request)
+        self.journal.order_events(self.book.submit(request))
         trade.exits.append(cid)
         self._owner[cid] = trade
         self.broker.submit(request)
@@ -515,7 +587,7 @@ class Trader:
     # --- broker updates ---------------------------------------------------------------------------
 
     def _on_update(self, update: BrokerUpdate) -> None:
-        self.book.apply(update)
+        self.journal.order_events(self.book.apply(update))
         trade = self._owner.get(update.client_order_id)
         ts = self._now if self._now is not None else update.ts
         if isinstance(update, Fill):

@@ -1,0 +1,390 @@
+"""``scalper run``: the live runner — the feed, the trading engine and the broker in one asyncio process.
+
+The feed is captured into the database exactly as ``scalper ingest`` does, and every frame also
+goes to :class:`~scalper.engine.live_trading.LiveTrading`, which hands the events, in the replay's
+order, to the :class:`~scalper.engine.trader.Trader` — the engine a backtest runs. Signals, orders,
+their transitions and fills are written as they happen (:class:`StoreJournal`, write-ahead).
+
+Money safety: paper trading is the default — the simulated broker (``broker.kind = "sim"``) or
+Alpaca's paper endpoint (``"alpaca"``). Real orders need ``--live`` *and* ``broker.kind = "alpaca"``
+*and* the broker keys in the environment; ``broker.live = true`` in the file alone is refused.
+
+Restart. A run is identified by its run id (default ``{paper|live}-{broker}-{date}``, the date of
+the wall clock): a second start with the same id takes the run over. The stored order book is
+loaded; the trades in progress are resumed (:meth:`Trader.resume`); the simulated broker takes
+the book's working orders over (the paper account *is* the stored book); a real broker is
+reconciled — its open orders and positions win over the book, each difference is recorded as an
+alert. Client order ids are derived from the signal and the leg in the run's namespace, so an
+order sent again after a crash is recognised, never placed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from scalper.adapters.feed.gaps import Gap, repair
+from scalper.adapters.metrics import FeedMetrics, start_http
+from scalper.adapters.polygon.rest import PolygonRest
+from scalper.adapters.spool import Spool
+from scalper.adapters.store import connect
+from scalper.adapters.store.alerts import Severity, record_alert
+from scalper.adapters.store.feature_history import warm_up
+from scalper.adapters.store.journal import StoreJournal
+from scalper.adapters.store.migrations import migrate
+from scalper.adapters.store.orders import RunKind, load_book, write_run
+from scalper.apps.context import AppContext
+from scalper.apps.ingest import IngestReport, capture, restart_starts, spool_dir, topics
+from scalper.brokers.port import Broker
+from scalper.brokers.sim import SimBroker, SimConfig
+from scalper.core.clock import LiveClock, ReplayClock
+from scalper.core.errors import ConfigError, FeedError, StoreError
+from scalper.core.orders import Order, OrderStatus
+from scalper.core.timeutil import NEW_YORK, NS_PER_MS, ns_to_datetime
+from scalper.engine.live_trading import LiveTrading
+from scalper.engine.sequencer import Sequencer
+from scalper.engine.trader import Trader
+from scalper.features.engine import FeatureEngine
+from scalper.oms import OrderBook
+from scalper.plays import load_plays
+from scalper.risk.limits import Trip
+from scalper.strategy.policy import decide
+from scalper.strategy.session import load_session_flags
+from scalper.strategy.thresholds import Level, Thresholds, load_thresholds
+
+log = logging.getLogger(__name__)
+
+NS_PER_MIN = 60_000_000_000
+SECOND_NS = 1_000_000_000
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What a run did, for the closing summary."""
+
+    run_id: str
+    kind: RunKind
+    broker: str
+    resumed: list[str] = field(default_factory=list)
+    discrepancies: list[str] = field(default_factory=list)
+    capture: IngestReport | None = None
+    trading: LiveTrading | None = None
+    journal: StoreJournal | None = None
+    interrupted: bool = False
+
+    def latency_us(self) -> dict[str, float] | None:
+        """p50/p99/max of the event-to-decision latency in microseconds (None before any index bar)."""
+        if self.trading is None or not len(self.trading.latencies_ns):
+            return None
+        values = np.frombuffer(self.trading.latencies_ns, dtype=np.int64).astype(np.float64) / 1000.0
+        return {
+            "events": float(len(values)),
+            "p50_us": round(float(np.percentile(values, 50)), 1),
+            "p99_us": round(float(np.percentile(values, 99)), 1),
+            "max_us": round(float(values.max()), 1),
+        }
+
+
+def run_kind(ctx: AppContext, live: bool) -> RunKind:
+    """``live`` or ``paper`` after the money-safety checks (see the module docstring)."""
+    broker = ctx.config.broker
+    if broker.live and not live:
+        raise ConfigError("broker.live = true in the configuration: real orders also need --live on the command line")
+    if not live:
+        return "paper"
+    if broker.kind != "alpaca":
+        raise ConfigError(f"--live: real orders need broker.kind = 'alpaca', was {broker.kind!r}")
+    if ctx.secrets.broker_key_id is None or ctx.secrets.broker_secret_key is None:
+        raise ConfigError("--live: real orders need APCA_API_KEY_ID and APCA_API_SECRET_KEY (or their *_FILE)")
+    return "live"
+
+
+def default_run_id(kind: RunKind, broker: str, wall_ns: int) -> str:
+    """``{kind}-{broker}-{New York date}``: a restart the same day takes the run over."""
+    return f"{kind}-{broker}-{ns_to_datetime(wall_ns).astimezone(NEW_YORK).date().isoformat()}"
+
+
+class PolicyLevels:
+    """The session policy's level of each play, decided once per minute of market time.
+
+    Inputs: the economic calendar of the day (from the database, read once per day). The morning
+    regime score and the options gates are not computed live yet: the policy sees them as
+    unknown (its rules for a missing input apply).
+    """
+
+    def __init__(self, connect_db: Callable[[], psycopg.Connection[Any]], thresholds: Thresholds) -> None:
+        self._connect = connect_db
+        self._thresholds = thresholds
+        self._flags: dict[dt.date, Any] = {}
+        self._minute: int | None = None
+        self._levels: dict[str, Level] = {}
+
+    def __call__(self, play: str, ts: int) -> Level:
+        minute = ts // NS_PER_MIN
+        if minute != self._minute:
+            at = ns_to_datetime(minute * NS_PER_MIN).astimezone(NEW_YORK)
+            flags = self._flags.get(at.date())
+            if flags is None:
+                with self._connect() as conn:
+                    flags = load_session_flags(conn, at.date(), self._thresholds.policy.calendar)
+                self._flags = {at.date(): flags}
+            decision = decide(at=at, flags=flags, scores={}, gates={}, thresholds=self._thresholds)
+            self._levels = {name: d.level for name, d in decision.plays.items()}
+            self._minute = minute
+        return self._levels.get(play, "off")
+
+
+def daily_sigma(conn: psycopg.Connection[Any], symbol: str, before_ns: int, sessions: int = 20) -> float | None:
+    """Standard deviation of the last ``sessions`` daily log returns of ``symbol`` before ``before_ns``,
+    from the last stored minute bar of each New York day; None with fewer than 5 returns."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (d) d, close FROM ("
+        "  SELECT (ts AT TIME ZONE 'America/New_York')::date AS d, ts, close FROM bars"
+        "  WHERE symbol = %s AND timeframe = '1m' AND ts < %s AND ts >= %s - interval '60 days'"
+        ") x ORDER BY d, ts DESC",
+        (symbol, ns_to_datetime(before_ns), ns_to_datetime(before_ns)),
+    ).fetchall()
+    closes = np.array([float(c) for _, c in rows][-(sessions + 1) :])
+    if len(closes) < 6 or np.any(closes <= 0):
+        return None
+    value = float(np.std(np.diff(np.log(closes)), ddof=1))
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def fill_session_start(conn: psycopg.Connection[Any], rest: PolygonRest, symbols: Sequence[str], first_ns: int) -> int:
+    """Store the seconds of today's session missing before the first live event (a start or a restart
+    after the open), fetched over REST, so the warm-up sees the whole morning (opening ranges, VWAP).
+    Returns the seconds written; a failed fetch is logged and the warm-up goes on without them."""
+    written = 0
+    for symbol, start in restart_starts(conn, symbols, first_ns).items():
+        end = first_ns - 2 * SECOND_NS  # windows that ended before the first event's
+        if start > end:
+            continue
+        gap = Gap(
+            cluster="indices" if symbol.startswith("I:") else "stocks",
+            symbol=symbol,
+            start_ns=start,
+            end_ns=end,
+            reason="start",
+        )
+        try:
+            written += repair(conn, gap, rest.second_aggs)
+        except (FeedError, StoreError) as exc:
+            log.error("%s: the session's seconds before the first event could not be fetched: %s", symbol, exc)
+    return written
+
+
+def _last_ts(book: OrderBook) -> int | None:
+    stamps = [o.ts_updated for o in book.orders()] + [f.ts for f in book.fills()]
+    return max(stamps) if stamps else None
+
+
+def reconcile(book: OrderBook, broker: Broker) -> list[str]:
+    """Differences between the stored book and the broker's own view (open orders, positions)."""
+    out: list[str] = []
+    theirs: dict[str, Order] = {o.request.client_order_id: o for o in broker.open_orders()}
+    ours = {o.request.client_order_id: o for o in book.open_orders()}
+    for cid in sorted(ours.keys() - theirs.keys()):
+        out.append(f"order {cid} is {ours[cid].status} in the book but not open at the broker")
+    for cid in sorted(theirs.keys() - ours.keys()):
+        known = cid in book
+        out.append(f"order {cid} is open at the broker but {'ended' if known else 'unknown'} in the book")
+    for cid in sorted(ours.keys() & theirs.keys()):
+        a, b = ours[cid].filled_qty, theirs[cid].filled_qty
+        if abs(a - b) > 1e-9:
+            out.append(f"order {cid}: filled {a:g} in the book, {b:g} at the broker")
+    book_pos = {s: p.qty for s, p in book.positions().items() if p.qty != 0.0}
+    broker_pos = {s: p.qty for s, p in broker.positions().items() if p.qty != 0.0}
+    for symbol in sorted(book_pos.keys() | broker_pos.keys()):
+        a, b = book_pos.get(symbol, 0.0), broker_pos.get(symbol, 0.0)
+        if abs(a - b) > 1e-9:
+            out.append(f"position {symbol}: {a:+g} in the book, {b:+g} at the broker")
+    return out
+
+
+class RunMonitor:
+    """Raises the run's alerts (table ``alerts`` and the log): kill-switch trips, broker rejections,
+    the journal falling behind. Called by the runner's watchdog about once a second."""
+
+    def __init__(
+        self,
+        run_id: str,
+        trader: Trader,
+        journal: StoreJournal,
+        connect_db: Callable[[], psycopg.Connection[Any]],
+        wall_ns: Callable[[], int],
+    ) -> None:
+        self.run_id = run_id
+        self.trader = trader
+        self.journal = journal
+        self.raised: list[tuple[str, str]] = []
+        self._connect = connect_db
+        self._wall = wall_ns
+        self._history = 0
+        self._rejected: set[str] = set()
+        self._journal_ok = True
+
+    def __call__(self) -> None:
+        history = self.trader.kill_switch.history
+        for item in history[self._history :]:
+            if isinstance(item, Trip):
+                self.alert("kill_switch", "critical", f"kill switch tripped: {item.code}: {item.text}")
+        self._history = len(history)
+        for order in self.trader.book.orders():
+            cid = order.request.client_order_id
+            if order.status is OrderStatus.REJECTED and cid not in self._rejected:
+                self._rejected.add(cid)
+                self.alert(
+                    "order_rejected",
+                    "warning",
+                    f"order {cid} ({order.request.leg} {order.request.symbol}) rejected: {order.reject_reason}",
+                )
+        if self.journal.healthy != self._journal_ok:
+            self._journal_ok = self.journal.healthy
+            if not self._journal_ok:
+                self.alert(
+                    "journal",
+                    "critical",
+                    f"{self.journal.waiting} trading records wait for the database: {self.journal.last_error}",
+                )
+
+    def alert(self, kind: str, severity: Severity, message: str) -> None:
+        self.raised.append((kind, message))
+        log.log(logging.CRITICAL if severity == "critical" else logging.WARNING, "alert %s: %s", kind, message)
+        try:
+            with self._connect() as conn:
+                record_alert(
+                    conn,
+                    ts_ns=self._wall(),
+                    kind=kind,
+                    severity=severity,
+                    message=f"run {self.run_id}: {message}",
+                    payload={"run_id": self.run_id},
+                )
+        except (psycopg.Error, StoreError) as exc:
+            log.error("alert %s could not be recorded: %s", kind, exc)
+
+
+def run_trading(
+    ctx: AppContext, duration_s: float | None, *, live: bool = False, run_id: str | None = None
+) -> RunReport:
+    """Trade until interrupted (or for ``duration_s``); returns the report either way."""
+    cfg = ctx.config
+    kind = run_kind(ctx, live)
+    wall = LiveClock()
+    run = run_id or default_run_id(kind, cfg.broker.kind, wall.now_ns())
+    report = RunReport(run_id=run, kind=kind, broker=cfg.broker.kind)
+    metrics = FeedMetrics(wall)
+    with contextlib.ExitStack() as stack:
+        url, conn = stack.enter_context(ctx.database())
+        migrate(conn)
+        db = cfg.database
+        connect_db = functools.partial(
+            connect, url, timeout_s=db.connect_timeout_s, statement_timeout_s=db.statement_timeout_s
+        )
+        thresholds = load_thresholds()
+        write_run(
+            conn,
+            run_id=run,
+            kind=kind,
+            started_ns=wall.now_ns(),
+            params={"broker": cfg.broker.kind, "thresholds": thresholds.version},
+        )
+        book = load_book(conn, run)
+        spool = stack.enter_context(Spool(spool_dir(cfg.feed), max_bytes=cfg.feed.spool_max_mb * 1024 * 1024))
+        if cfg.metrics.enabled:
+            server = stack.enter_context(start_http(metrics.registry, cfg.metrics.host, cfg.metrics.port))
+            log.info("metrics on %s", server.url)
+        from scalper.apps.features import feature_params
+
+        symbols = [*cfg.feed.index_symbols, *cfg.feed.proxy_symbols]
+        params = feature_params(cfg.features)
+        engine = FeatureEngine(symbols, params)
+        plays = load_plays(thresholds.play_sections()).values()
+        start_ts = _last_ts(book) or 0
+        clock = ReplayClock(start_ts)
+        if cfg.broker.kind != "sim":
+            raise ConfigError("broker.kind = 'alpaca' is not wired into scalper run yet")
+        broker = SimBroker(clock, SimConfig(latency_ns=cfg.broker.sim_latency_ms * NS_PER_MS))
+        equity = cfg.broker.paper_equity
+        if len(book):
+            taken = broker.restore(book.orders(), book.fills())
+            log.info("run %s: the paper account took over %d working orders from the stored book", run, taken)
+        sigma = {}
+        for proxy in {p.proxy for p in plays}:
+            value = daily_sigma(conn, proxy, wall.now_ns())
+            if value is None:
+                log.warning(
+                    "%s: fewer than 5 stored sessions: daily sigma %.3f (broker.default_daily_sigma)",
+                    proxy,
+                    cfg.broker.default_daily_sigma,
+                )
+            sigma[proxy] = value or cfg.broker.default_daily_sigma
+        journal = StoreJournal(connect_db, run)
+        report.journal = journal
+        trader = Trader(
+            features=engine,
+            plays=plays,
+            risk=thresholds.risk,
+            broker=broker,
+            clock=clock,
+            equity=equity,
+            daily_sigma=sigma,
+            level_of=PolicyLevels(connect_db, thresholds),
+            perf_counter_ns=time.perf_counter_ns,
+            book=book,
+            journal=journal,
+            namespace=run,
+        )
+        if len(book):
+            report.resumed = trader.resume(start_ts)
+            for line in report.resumed:
+                log.warning("run %s: resumed %s", run, line)
+        report.discrepancies = reconcile(book, broker)
+        trader.broker_connected(start_ts)
+        streams = [market for market, subs in topics(cfg.feed).items() if subs]
+        sequencer = Sequencer(streams, engine.codes, aggregate_delay_ns=cfg.feed.aggregate_delay_ms * NS_PER_MS)
+
+        rest = (
+            None
+            if ctx.secrets.market_data_api_key is None
+            else PolygonRest(ctx.secrets.market_data_api_key.reveal(), base_url=cfg.feed.rest_base())
+        )
+
+        def warm(first_known_ns: int) -> int:
+            with connect_db() as warm_conn:
+                if rest is not None:
+                    fill_session_start(warm_conn, rest, symbols, first_known_ns)
+                return warm_up(engine, warm_conn, now_ns=first_known_ns, sessions=cfg.features.seed_sessions)
+
+        monitor = RunMonitor(run, trader, journal, connect_db, wall.now_ns)
+        for text in report.discrepancies:
+            monitor.alert("reconciliation", "critical", text)
+        trading = LiveTrading(
+            trader, sequencer, perf_ns=time.perf_counter_ns, wall_ns=wall.now_ns, warm_up=warm, monitor=monitor
+        )
+        report.trading = trading
+        starts = restart_starts(conn, symbols, wall.now_ns())
+        reports: list[IngestReport] = []
+        try:
+            asyncio.run(capture(ctx, url, duration_s, spool, metrics, starts, reports, trading.run))
+        except KeyboardInterrupt:
+            if not reports:
+                raise
+            report.interrupted = True
+        report.capture = reports[0] if reports else None
+        journal.flush()
+        journal.close()
+        return report
+    raise AssertionError("unreachable")
