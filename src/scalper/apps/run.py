@@ -21,13 +21,14 @@ order sent again after a crash is recognised, never placed twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,11 +47,12 @@ from scalper.adapters.store.migrations import migrate
 from scalper.adapters.store.orders import RunKind, load_book, write_run
 from scalper.apps.context import AppContext
 from scalper.apps.ingest import IngestReport, capture, restart_starts, spool_dir, topics
+from scalper.brokers.alpaca import AlpacaBroker, AlpacaSettings
 from scalper.brokers.port import Broker
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import LiveClock, ReplayClock
 from scalper.core.errors import ConfigError, FeedError, StoreError
-from scalper.core.orders import Order, OrderStatus
+from scalper.core.orders import Order, OrderStatus, StatusUpdate
 from scalper.core.timeutil import NEW_YORK, NS_PER_MS, ns_to_datetime
 from scalper.engine.live_trading import LiveTrading
 from scalper.engine.sequencer import Sequencer
@@ -185,6 +187,88 @@ def fill_session_start(conn: psycopg.Connection[Any], rest: PolygonRest, symbols
     return written
 
 
+class BrokerLink:
+    """Between a broker that reports on its own threads (Alpaca) and the engine's loop: the broker's
+    wake-ups and connection changes are queued (any thread) and acted on by :meth:`poll` on the loop —
+    a disconnect trips the kill switch (which flattens) and raises an alert."""
+
+    def __init__(self) -> None:
+        self.drain: Callable[[], int] | None = None
+        self.wake: Callable[[], None] | None = None
+        self.trader: Trader | None = None
+        self.monitor: RunMonitor | None = None
+        self._changes: collections.deque[tuple[bool, str]] = collections.deque()
+        self._lost = False
+
+    def wakeup(self) -> None:
+        wake = self.wake
+        if wake is not None:
+            wake()
+
+    def on_connection(self, up: bool, reason: str) -> None:
+        self._changes.append((up, reason))
+        self.wakeup()
+
+    def poll(self) -> int:
+        trader, n = self.trader, 0
+        while self._changes and trader is not None:
+            up, reason = self._changes.popleft()
+            ts = trader.now or 0
+            if up:
+                trader.broker_connected(ts)
+                if self._lost and self.monitor is not None:
+                    self.monitor.alert("broker_connected", "info", "broker connection restored")
+                self._lost = False
+            else:
+                self._lost = True
+                trader.broker_disconnected(ts, reason)
+                if self.monitor is not None:
+                    self.monitor.alert("broker_disconnected", "critical", f"broker disconnected: {reason}")
+            n += 1
+        return n + (self.drain() if self.drain is not None else 0)
+
+    def settle(self, trader: Trader, quiet_s: float = 0.5, limit_s: float = 10.0) -> int:
+        """Deliver the broker's updates until none has come for ``quiet_s`` (at most ``limit_s``)."""
+        assert self.drain is not None
+        total, deadline = 0, time.monotonic() + limit_s
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
+            n = self.drain()
+            if n:
+                total += n
+                last = time.monotonic()
+            time.sleep(0.02)
+        trader.settle()
+        return total
+
+
+@contextlib.contextmanager
+def open_alpaca(ctx: AppContext, kind: RunKind, book: OrderBook, link: BrokerLink) -> Iterator[AlpacaBroker]:
+    """The Alpaca broker of the run, connected, with the stored book's orders adopted (closed on exit)."""
+    key, secret = ctx.secrets.broker_key_id, ctx.secrets.broker_secret_key
+    if key is None or secret is None:
+        raise ConfigError("broker.kind = 'alpaca' needs APCA_API_KEY_ID and APCA_API_SECRET_KEY (or their *_FILE)")
+    cfg = ctx.config.broker
+    settings = AlpacaSettings(
+        key_id=key, secret_key=secret, paper=kind == "paper", rest_url=cfg.alpaca_url, stream_url=cfg.alpaca_stream_url
+    )
+    broker = AlpacaBroker(settings, wakeup=link.wakeup, on_connection=link.on_connection)
+    try:
+        if len(book):
+            broker.adopt(book.orders(), book.fills())
+        broker.connect()
+        yield broker
+    finally:
+        broker.close()
+
+
+def stale_open_orders(book: OrderBook, broker: Broker) -> list[str]:
+    """Orders open in the book that the broker no longer works (ended while no process listened and
+    not reported since): the broker's state wins."""
+    theirs = {o.request.client_order_id for o in broker.open_orders()}
+    return [o.request.client_order_id for o in book.open_orders() if o.request.client_order_id not in theirs]
+
+
 def _last_ts(book: OrderBook) -> int | None:
     stamps = [o.ts_updated for o in book.orders()] + [f.ts for f in book.fills()]
     return max(stamps) if stamps else None
@@ -314,13 +398,18 @@ def run_trading(
         plays = load_plays(thresholds.play_sections()).values()
         start_ts = _last_ts(book) or 0
         clock = ReplayClock(start_ts)
-        if cfg.broker.kind != "sim":
-            raise ConfigError("broker.kind = 'alpaca' is not wired into scalper run yet")
-        broker = SimBroker(clock, SimConfig(latency_ns=cfg.broker.sim_latency_ms * NS_PER_MS))
-        equity = cfg.broker.paper_equity
-        if len(book):
-            taken = broker.restore(book.orders(), book.fills())
-            log.info("run %s: the paper account took over %d working orders from the stored book", run, taken)
+        link = BrokerLink()
+        broker: Broker
+        if cfg.broker.kind == "alpaca":
+            alpaca = stack.enter_context(open_alpaca(ctx, kind, book, link))
+            broker, equity = alpaca, alpaca.account().equity
+            link.drain = alpaca.drain
+        else:
+            broker = SimBroker(clock, SimConfig(latency_ns=cfg.broker.sim_latency_ms * NS_PER_MS))
+            equity = cfg.broker.paper_equity
+            if len(book):
+                taken = broker.restore(book.orders(), book.fills())
+                log.info("run %s: the paper account took over %d working orders from the stored book", run, taken)
         sigma = {}
         for proxy in {p.proxy for p in plays}:
             value = daily_sigma(conn, proxy, wall.now_ns())
@@ -351,8 +440,19 @@ def run_trading(
             report.resumed = trader.resume(start_ts)
             for line in report.resumed:
                 log.warning("run %s: resumed %s", run, line)
-        report.discrepancies = reconcile(book, broker)
         trader.broker_connected(start_ts)
+        if link.drain is not None:
+            link.settle(trader)  # what happened while no process listened reaches the book first
+        report.discrepancies = reconcile(book, broker)
+        for cid in stale_open_orders(book, broker):
+            trader.apply_update(
+                StatusUpdate(
+                    client_order_id=cid,
+                    status=OrderStatus.CANCELLED,
+                    ts=max(start_ts, book.order(cid).ts_updated),
+                    reason="reconciliation: not open at the broker (the broker's state wins)",
+                )
+            )
         streams = [market for market, subs in topics(cfg.feed).items() if subs]
         sequencer = Sequencer(streams, engine.codes, aggregate_delay_ns=cfg.feed.aggregate_delay_ms * NS_PER_MS)
 
@@ -371,9 +471,17 @@ def run_trading(
         monitor = RunMonitor(run, trader, journal, connect_db, wall.now_ns)
         for text in report.discrepancies:
             monitor.alert("reconciliation", "critical", text)
+        link.trader, link.monitor = trader, monitor
         trading = LiveTrading(
-            trader, sequencer, perf_ns=time.perf_counter_ns, wall_ns=wall.now_ns, warm_up=warm, monitor=monitor
+            trader,
+            sequencer,
+            perf_ns=time.perf_counter_ns,
+            wall_ns=wall.now_ns,
+            warm_up=warm,
+            monitor=monitor,
+            poll=None if link.drain is None else link.poll,
         )
+        link.wake = trading.wake
         report.trading = trading
         starts = restart_starts(conn, symbols, wall.now_ns())
         reports: list[IngestReport] = []

@@ -78,7 +78,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -470,6 +470,7 @@ class AlpacaBroker:
         self._rest_ok = True
         self._reported: bool | None = None
         self._sync_rest: _Rest | None = None
+        self._resync_at_connect = False
 
     def __repr__(self) -> str:
         s = self._settings
@@ -501,6 +502,8 @@ class AlpacaBroker:
         with self._lock:
             for entry in self._bound:
                 self._queue_resolve(entry)
+            if self._resync_at_connect:
+                self._jobs.put(_Resync())
         deadline = time.monotonic() + timeout_s
         while not self._listening.is_set():
             if self._auth_refused.is_set():
@@ -628,6 +631,43 @@ class AlpacaBroker:
             self._track(target_cid, parent=entry_cid)
             if self._started and not self._closed:
                 self._queue_resolve(entry_cid)
+
+    def adopt(self, orders: Iterable[Order], fills: Iterable[Fill]) -> int:
+        """Take over the orders of an earlier process (a restart) as its stored book has them: each
+        order with its request, Alpaca id, acceptance, end and filled quantity (from ``fills``, whose
+        execution ids are then known), brackets bound (:meth:`bind_bracket`). Once connected, the
+        brackets' legs are looked up and every open order is brought up to Alpaca's state: fills and
+        ends missed while no process listened are reported as updates. Returns the orders adopted."""
+        done: dict[str, list[Fill]] = {}
+        for fill in fills:
+            done.setdefault(fill.client_order_id, []).append(fill)
+        adopted = list(orders)
+        children: dict[str, dict[Leg, str]] = {}
+        with self._lock:
+            for order in adopted:
+                r = order.request
+                t = self._track(r.client_order_id, parent=r.parent_id)
+                t.request = r
+                if order.broker_order_id is not None and t.broker_id is None:
+                    self._map(t, order.broker_order_id)
+                t.accepted = order.status is not OrderStatus.NEW
+                t.terminal = not order.is_open
+                mine = done.get(r.client_order_id, [])
+                t.filled_qty = sum(f.qty for f in mine)
+                t.filled_notional = sum(f.qty * f.price for f in mine)
+                t.executions.update(f.fill_id for f in mine)
+                if r.parent_id is not None:
+                    children.setdefault(r.parent_id, {})[r.leg] = r.client_order_id
+            for entry, legs in children.items():
+                if Leg.STOP in legs and Leg.TARGET in legs:
+                    self._bound[entry] = (legs[Leg.STOP], legs[Leg.TARGET])
+                    if self._started and not self._closed:
+                        self._queue_resolve(entry)
+            if self._started and not self._closed:
+                self._jobs.put(_Resync())
+            else:
+                self._resync_at_connect = True
+        return len(adopted)
 
     def bind_order(self, client_order_id: str) -> None:
         """Register an order submitted by an earlier process (its Alpaca client id is ``client_order_id``)."""

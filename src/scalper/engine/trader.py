@@ -310,6 +310,11 @@ class Trader:
         self._maybe_flatten()
         self._send_pending_closes(self._now)
 
+    def apply_update(self, update: BrokerUpdate) -> None:
+        """Apply a broker update that did not come through the broker's listener (reconciliation at
+        start-up: the broker's state wins over the stored book)."""
+        self._on_update(update)
+
     def flatten(self, reason: str) -> list[str]:
         """Cancel every open order of the plays' trades and close every position with a market
         ``flatten`` order; returns the client ids of the orders sent (cancels not included)."""
