@@ -91,15 +91,17 @@ def test_bench_features_prints_its_figures_without_a_database(scalper: Run) -> N
     assert result["state_bytes_per_symbol"] > 0
 
 
-def test_bench_decision_times_the_engine_on_every_index_bar(scalper: Run) -> None:
-    out = scalper("bench", "decision", "--json", "--sessions", "2")
+def test_bench_decision_times_the_live_runner_on_every_index_bar(scalper: Run) -> None:
+    out = scalper("bench", "decision", "--json", "--seconds", "15", timeout=240)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip())
     assert result["name"] == "decision"
-    assert 2 * 23_400 * 0.95 < result["events"] <= 2 * 23_400  # SPX and NDX bars of one session
+    # 15 wall seconds at 300x: 75 market minutes of SPX and NDX bars (less the warm-up's first event)
+    assert 2 * 75 * 60 * 0.5 < result["events"] <= 2 * 80 * 60
+    assert result["engine_events"] > result["events"]
     assert 0 < result["p50_us"] <= result["p99_us"] <= result["max_us"]
-    bad = scalper("bench", "decision", "--sessions", "1")
-    assert bad.returncode == 2 and "decision needs 2 or more" in " ".join(bad.stderr.split())
+    bad = scalper("bench", "decision", "--seconds", "1")
+    assert bad.returncode == 2 and "--seconds" in bad.stderr
 
 
 def test_synth_writes_polygon_flat_files(scalper: Run, tmp_path: Path) -> None:

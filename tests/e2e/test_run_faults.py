@@ -2,7 +2,7 @@
 restarted; the Alpaca broker (a local server speaking Alpaca's protocol) rejecting orders and
 dropping its stream.
 
-The market: four synthetic sessions stored as history, then 2025-09-16 served by the replay server
+The market: six synthetic sessions stored as history, then 2025-09-16 served by the replay server
 on its live timeline at 240× (four market minutes per wall second), the open sent 20 wall seconds
 before the test starts, so the runner joins at about 10:50 and fetches the morning over REST.
 """
@@ -21,9 +21,7 @@ import psycopg
 import pytest
 from processes import Process, cli_env, free_port, scalper_process, wait_listening, wait_until
 
-from scalper.adapters.store.minute_bars import fill_minute_bars
-from scalper.adapters.store.tables import AGG_1S
-from scalper.adapters.store.writer import BulkWriter
+from scalper.adapters.store.synthetic_history import store_synthetic_sessions
 from scalper.brokers.alpaca_server import AlpacaServer
 from scalper.synthetic import columns
 from scalper.synthetic.market import generate_market_days
@@ -31,20 +29,15 @@ from scalper.synthetic.market import generate_market_days
 pytestmark = pytest.mark.e2e
 
 SEED = 7
-SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
 SESSION = dt.date(2025, 9, 16)
 KEY_ID, SECRET = "e2e-key-id", "e2e-secret-value-never-printed"
 
 
 def seed_history(url: str) -> None:
-    """Four sessions before SESSION: seconds and minute bars (features and sizing need history)."""
-    days = list(generate_market_days(dt.date(2025, 9, 10), 4, SEED))
-    assert days[-1].window.day < SESSION
+    """Six sessions before SESSION (features and sizing need history)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        writer = BulkWriter(conn)
-        for day in days:
-            writer.write(AGG_1S, columns.seconds(day))
-        fill_minute_bars(conn, SYMBOLS, 0, 2**62)
+        days = store_synthetic_sessions(conn, dt.date(2025, 9, 8), 6, SEED)
+    assert days[-1] < SESSION
 
 
 def proxy_prices_at_eleven() -> dict[str, float]:

@@ -519,8 +519,9 @@ def bench(
     ] = 2100,
     sessions: Annotated[
         int | None,
-        typer.Option(help="Synthetic sessions of one-second data (features: 10, decision: 3).", min=1),
+        typer.Option(help="Synthetic sessions of one-second data (features: 10).", min=1),
     ] = None,
+    seconds: Annotated[float, typer.Option(help="Wall seconds of the paper session (decision).", min=5)] = 60.0,
 ) -> None:
     """Run a benchmark and print its figures (a table, or JSON lines with --json).
 
@@ -546,9 +547,10 @@ def bench(
     a 200-point spot grid, no database. Keys: name, contracts, grid, ms (median of 21 runs),
     min_ms, zero_gamma.
 
-    decision: the trading engine (features, the four plays, risk, order book, simulated broker)
-    over --sessions synthetic sessions, the last one timed, no database. Keys: name, events
-    (index bars: the decisions), p50_us, p99_us, max_us (one engine call per event), signals.
+    decision: a `scalper run` paper session of --seconds wall seconds on an embedded database of
+    its own (synthetic history) against the replay server (own process, live timeline, 300x).
+    Keys: name, events (index bars: the decisions), p50_us, p99_us, max_us (event taken by the
+    engine to decision returned, orders recorded and sent included), signals, fills, engine_events.
     """
 
     def body() -> None:
@@ -560,9 +562,7 @@ def bench(
         if name == "decision":
             from scalper.bench import decision
 
-            if sessions is not None and sessions < 2:
-                raise ConfigError(f"--sessions: value {sessions} is invalid: decision needs 2 or more (warm-up, timed)")
-            _print_result(decision.run(sessions=sessions or 3), as_json)
+            _print_result(decision.run(seconds=seconds), as_json)
             return
         if name == "gex":
             from scalper.bench import gex

@@ -1,95 +1,106 @@
-"""``scalper bench decision``: event-to-order-decision latency of the trading engine.
+"""``scalper bench decision``: event-to-order-decision latency inside the live runner.
 
-Data: ``sessions`` synthetic sessions of I:SPX, SPY, I:NDX and QQQ one-second bars as the feed
-delivers them (``SecondAgg`` events in delivery order); the first sessions warm the features up
-and only the last one is timed. The engine is the :class:`~scalper.engine.trader.Trader` the live
-runner drives — features, the four shipped plays with their thresholds, risk sizing and brackets,
-the order book and the simulated broker — at policy level ``normal``.
+A whole ``scalper run`` paper session, offline: an embedded PostgreSQL of its own (a temporary
+directory) holding six synthetic sessions of history, the replay server in its own process
+serving the next session over the Polygon/Massive websocket protocol on its live timeline at
+``speed``× real time (the open sent as the run starts), and :func:`scalper.apps.run.run_trading`
+— feed capture into the database, the sequencer, the trader (features, the four plays, session
+policy, risk, order book with its journal written ahead, the simulated broker) — for ``seconds``
+of wall time.
 
-Timed: one ``Trader.on_event`` call per index bar (the events on which the plays decide, entry or
-not), from the call to its return, including any order it submits: ``p50_us``, ``p99_us``,
-``max_us``. ``signals`` counts the entries decided; ``events`` the decisions timed.
+Timed, by the runner itself (:attr:`LiveTrading.latencies_ns`): for every index one-second bar
+(the events the plays decide on), from the moment the engine takes the event (released by the
+sequencer) to the trader's return, including any order built, recorded in the database and sent.
+Keys: ``name``, ``events`` (index bars timed), ``p50_us``, ``p99_us``, ``max_us``, ``signals``
+(entries decided), ``fills``, ``engine_events`` (all events given to the trader).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+import psycopg
 
-from scalper.brokers.sim import SimBroker
-from scalper.core.clock import ReplayClock
-from scalper.core.events import SecondAgg
-from scalper.engine.trader import Trader
-from scalper.features.engine import FeatureEngine
-from scalper.plays import load_plays
-from scalper.strategy.thresholds import load_thresholds
-from scalper.synthetic import columns
-from scalper.synthetic.market import generate_market_days
+from scalper.adapters.store.embedded import embedded_server
+from scalper.adapters.store.migrations import migrate
+from scalper.adapters.store.synthetic_history import store_synthetic_sessions
+from scalper.apps.context import AppContext
+from scalper.config import load_config
+from scalper.config.secrets import Secret, Secrets
+from scalper.core.errors import FeedError
 
-SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
-SECOND_NS = 1_000_000_000
+SEED = 7
+HISTORY_START = dt.date(2025, 9, 8)  # six sessions: 9/8 to 9/15
+SESSION = dt.date(2025, 9, 16)  # inside the shipped economic calendar's coverage
+KEY = "bench-key"
 
 
-def _events(day: Any) -> list[SecondAgg]:
-    sec = columns.seconds(day)
-    code = {s: i for i, s in enumerate(SYMBOLS)}
-    order = np.lexsort((np.array([code[str(s)] for s in sec["symbol"]]), sec["ts"]))
-    out = []
-    for i in order:
-        volume, vwap = float(sec["volume"][i]), float(sec["vwap"][i])
-        out.append(
-            SecondAgg(
-                symbol=str(sec["symbol"][i]),
-                ts_event=int(sec["ts"][i]),
-                ts_end=int(sec["ts"][i]) + SECOND_NS,
-                open=float(sec["open"][i]),
-                high=float(sec["high"][i]),
-                low=float(sec["low"][i]),
-                close=float(sec["close"][i]),
-                volume=None if volume != volume else volume,
-                vwap=None if vwap != vwap else vwap,
-            )
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise FeedError(f"bench decision: the replay server exited with {proc.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise FeedError(f"bench decision: the replay server did not listen on port {port} within {timeout_s:.0f} s")
+
+
+def run(*, seconds: float = 60.0, speed: float = 300.0) -> dict[str, Any]:
+    """A paper session of ``seconds`` wall seconds through the live runner; its decision latencies."""
+    from scalper.apps.run import run_trading
+
+    with tempfile.TemporaryDirectory(prefix="scalper-bench-decision-") as tmp:
+        root = Path(tmp)
+        with embedded_server(root / "pgdata") as url, psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+            store_synthetic_sessions(conn, HISTORY_START, 6, SEED)
+        port = _free_port()
+        args = ["replay-server", "--port", str(port), "--speed", f"{speed:g}", "--timeline", "live"]
+        args += ["--api-key", KEY, "--start", SESSION.isoformat(), "--seed", str(SEED)]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scalper", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-    return out
-
-
-def run(*, sessions: int = 3, seed: int = 5) -> dict[str, Any]:
-    """Warm up on the first sessions, time every index-bar decision of the last one."""
-    days = list(generate_market_days(dt.date(2025, 6, 2), sessions, seed))
-    thresholds = load_thresholds()
-    first = _events(days[0])
-    clock = ReplayClock(first[0].ts_event)
-    trader = Trader(
-        features=FeatureEngine(SYMBOLS),
-        plays=load_plays(thresholds.play_sections()).values(),
-        risk=thresholds.risk,
-        broker=SimBroker(clock),
-        clock=clock,
-        equity=100_000.0,
-        daily_sigma={"SPY": 0.01, "QQQ": 0.012},
-        level_of=lambda name, ts: "normal",
-        perf_counter_ns=time.perf_counter_ns,
-    )
-    trader.broker_connected(first[0].ts_event)
-    for day in days[:-1]:
-        for event in _events(day):
-            trader.on_event(event)
-    timed: list[int] = []
-    clock_ns = time.perf_counter_ns
-    for event in _events(days[-1]):
-        started = clock_ns()
-        trader.on_event(event)
-        if event.symbol.startswith("I:"):
-            timed.append(clock_ns() - started)
-    values = np.array(timed, dtype=np.float64) / 1000.0
+        try:
+            _wait_port(port, server)
+            env = {
+                "SCALPER_FEED__WS_URL": f"ws://127.0.0.1:{port}",
+                "SCALPER_METRICS__ENABLED": "false",
+                "SCALPER_FEED__SPOOL_DIR": str(root / "spool"),
+                "SCALPER_DATABASE__EMBEDDED_DIR": str(root / "pgdata"),
+                "SCALPER_LOG__LEVEL": "WARNING",
+            }
+            ctx = AppContext(config=load_config(None, env), secrets=Secrets(market_data_api_key=Secret(KEY)))
+            report = run_trading(ctx, seconds, run_id="bench-decision")
+        finally:
+            server.terminate()
+            server.wait(30)
+    latency = report.latency_us()
+    trading = report.trading
+    if latency is None or trading is None:
+        raise FeedError("bench decision: no index bar reached the engine (is the replay server serving?)")
+    trader = trading.trader
     return {
         "name": "decision",
-        "events": len(timed),
-        "p50_us": round(float(np.percentile(values, 50)), 1),
-        "p99_us": round(float(np.percentile(values, 99)), 1),
-        "max_us": round(float(values.max()), 1),
-        "signals": len(trader.signals),
+        "events": int(latency["events"]),
+        "p50_us": latency["p50_us"],
+        "p99_us": latency["p99_us"],
+        "max_us": latency["max_us"],
+        "signals": sum(1 for r in trader.signals if r.kind == "enter" and r.accepted),
+        "fills": len(trader.book.fills()),
+        "engine_events": trading.events,
     }
