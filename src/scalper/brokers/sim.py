@@ -393,7 +393,9 @@ class SimBroker:
         """Take over the orders and fills of an earlier process (paper trading after a restart: the
         simulated account is the run's stored book). Every order is registered as it was; the
         open ones work again from the clock's time (bracket exits once their entry has filled),
-        day orders expiring at that session's close. Positions come from the fills. Only into a
+        day orders expiring at the close of the session they were sent in (at once when it has
+        passed); orders never acknowledged (``new``: the process stopped within the latency)
+        arrive at the clock's time. Positions come from the fills. Only into a
         broker that has no order yet. Returns the number of open orders taken over."""
         if self._orders:
             raise InvariantError("sim broker restore: expected a broker without orders, it has some")
@@ -421,11 +423,15 @@ class SimBroker:
             if not w.order.is_open:
                 continue
             taken += 1
+            cid = w.request.client_order_id
+            if w.order.status is OrderStatus.NEW:  # sent, never acknowledged: it arrives now
+                self._push(now, "arrive", cid)
+                continue
             w.evaluated = True
             if w.parent is None or self._orders[w.parent].order.filled_qty > 0.0:
                 w.active_since = now
-            if w.request.time_in_force is TimeInForce.DAY:
-                self._push(self._session_close(now), "expire", w.request.client_order_id)
+            if w.request.time_in_force is TimeInForce.DAY:  # the close of the session it arrived in
+                self._push(self._session_close(w.request.ts_created), "expire", cid)
         return taken
 
     # --- queries for tests and reports --------------------------------------------------------------

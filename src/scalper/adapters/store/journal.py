@@ -4,7 +4,7 @@
 once, in its own transaction (order events through :func:`scalper.adapters.store.orders.write_events`,
 idempotent). When the database cannot be reached the records wait in memory, in order, and every
 later call first writes what waits; nothing is dropped. :attr:`StoreJournal.healthy` tells the
-runner whether the record is up to date (it blocks entries while it is not).
+runner whether the record is up to date (it raises an alert when it is not).
 
 Only entry decisions go to ``signals`` (one row per signal id, taken or refused); exits and
 flattens are orders of the signal (legs ``exit`` / ``flatten``) with their events.
