@@ -326,6 +326,8 @@ def run_summary(report: Any) -> Table:
             f"p50 {latency['p50_us']} µs, p99 {latency['p99_us']} µs, max {latency['max_us']} µs "
             f"over {int(latency['events']):,}",
         )
+    if trading is not None and trading.sequencer is not None:
+        table.add_row("events late (applied out of replay order)", f"{trading.sequencer.late:,}")
     if report.journal is not None:
         table.add_row("journal records waiting", f"{report.journal.waiting}")
     return table

@@ -43,7 +43,10 @@ from scalper.apps.demo_capture import CaptureReport, run_capture
 from scalper.apps.demo_policy import PolicyReport, policy_table, run_policy_step
 from scalper.apps.features import ComputeResult, show_at, snapshot_table
 from scalper.apps.features import compute as compute_features
+from scalper.apps.paper import SESSION as PAPER_SESSION
+from scalper.apps.paper import paper_session, trades_table
 from scalper.apps.regime import print_scores, regime_demo
+from scalper.apps.run import RunReport
 from scalper.regime.service import DEFAULT_CHECKPOINTS, DEFAULT_SYMBOLS, ReportResult, Score, Settings, run_score
 from scalper.synthetic import columns
 from scalper.synthetic.flatfiles import DATASETS, write_dataset
@@ -51,6 +54,9 @@ from scalper.synthetic.market import MarketDay, generate_market_days
 from scalper.synthetic.options import OptionDay, generate_option_day
 
 DEMO_SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
+#: the paper session: a whole synthetic session (inside the shipped calendar's coverage) at this speed
+PAPER_SPEED = 800.0
+PAPER_SECONDS = 23_400 / PAPER_SPEED + 2.0
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
 _STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
@@ -82,6 +88,7 @@ class DemoReport:
     scores: list[Score] = field(default_factory=list)
     policy: PolicyReport | None = None
     capture_day: dt.date | None = None
+    paper: RunReport | None = None
 
 
 @contextlib.contextmanager
@@ -169,6 +176,12 @@ def run_demo(
         with _step(report, console, f"dealer gamma and the session policy of {capture_day}"):
             report.policy = run_policy_step(conn, capture_day, report.scores)
             report.capture_day = capture_day
+        with (
+            _step(report, console, f"a paper session of {PAPER_SESSION} on the replay server at {PAPER_SPEED:g}x"),
+            tempfile.TemporaryDirectory(prefix="scalper-demo-paper-") as tmp,
+        ):
+            run_id = f"demo-paper-{time.strftime('%Y%m%dT%H%M%S')}"  # a new paper run each time
+            report.paper = paper_session(url, Path(tmp), seconds=PAPER_SECONDS, speed=PAPER_SPEED, run_id=run_id)
         for spec in (*_STORED_TABLES, *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
@@ -244,6 +257,10 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
         print_scores(console, report.scores)
     if report.policy is not None and report.capture_day is not None:
         console.print(*report.policy.gamma, policy_table(report.policy, report.capture_day))
+    if report.paper is not None:
+        from scalper.apps.cli import run_summary
+
+        console.print(trades_table(report.paper), run_summary(report.paper))
     console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
 

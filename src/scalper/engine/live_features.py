@@ -125,6 +125,8 @@ class LiveFeatures:
                 try:
                     frame = await asyncio.wait_for(queue.get(), timeout)
                     self._take(frame, now_ns())
+                    while not queue.empty():  # after a stall, every waiting frame is seen before a release
+                        self._take(queue.get_nowait(), now_ns())
                 except TimeoutError:
                     pass
                 if seq is not None:

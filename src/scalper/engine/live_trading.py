@@ -147,6 +147,8 @@ class LiveTrading:
                 try:
                     frame = await asyncio.wait_for(queue.get(), timeout)
                     self._take(frame, self._wall())
+                    while not queue.empty():  # after a stall, every waiting frame is seen before a release
+                        self._take(queue.get_nowait(), self._wall())
                 except TimeoutError:
                     pass
                 if seq is not None:
