@@ -46,17 +46,27 @@ Decision latency: ``perf_counter_ns`` (injected) is read when an event arrives a
 :meth:`Trader.on_event` and just before the bracket is submitted; the difference is the record's
 ``latency_ns``. It is the only wall-time read, and it never influences a decision.
 
-Not done yet: persistence of signals and order events (the book's events are returned by
-:class:`~scalper.oms.OrderBook` and could be written by the store), trailing stops, flow gates
-(``gates`` is passed as ``None``), reconciliation with the broker after a restart, one position
-per proxy shared by several plays (each play's trade is tracked on its own; two plays on one
-proxy net out at the broker), and an exit racing a stop or target fill between the exit's
-decision and its arrival (the market exit is sized at decision time and may then open a position
-the other way, which the kill switch's flatten would then close).
+Trailing exit (``[risk.trailing] rule = "atr"``): from the entry's first fill, each one-second bar
+of the traded proxy moves a :class:`~scalper.risk.trailing.TrailingStop` started from the bracket
+plan (``atr_multiple`` × the proxy's 1-minute ATR behind the best price, and breakeven once the
+trade is ``breakeven_after_r`` R in its favour; it never loosens). A bar closing at or through it
+closes the trade like an exit intent (reason ``TRAIL_STOP``): the engine manages the trail, so it
+behaves the same with every broker; the bracket's stop stays as the protective order.
+
+Every decision and every order-book change goes to the :class:`~scalper.engine.journal.Journal`
+(order submissions before the broker call). :meth:`Trader.resume` takes over a stored run.
+
+Not done: the plays see no flow gates (``gates`` is passed as ``None``; the session policy's level
+carries them), one position per proxy shared by several plays (each play's trade is tracked on its
+own; two plays on one proxy net out at the broker), a resumed trade has no trailing exit (its plan
+is not stored), and an exit racing a stop or target fill between the exit's decision and its
+arrival (the market exit is sized at decision time and may then open a position the other way,
+which the kill switch's flatten would then close).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +104,7 @@ from scalper.risk.limits import (
     UnrecoverableError,
 )
 from scalper.risk.sizing import size_position
+from scalper.risk.trailing import AtrMultiple, TrailingStop
 from scalper.strategy.policy import Reason
 from scalper.strategy.thresholds import Level, RiskThresholds
 
@@ -122,6 +133,8 @@ class _Trade:
     exits: list[str] = field(default_factory=list)
     net: float = 0.0
     closing: Leg | None = None  # a close decided while bracket legs were still working
+    plan: BracketPlan | None = None
+    trail: TrailingStop | None = None  # the engine's trailing exit, from the entry's first fill
 
     @property
     def orders(self) -> tuple[str, ...]:
@@ -187,6 +200,7 @@ class Trader:
         self._arrived_ns = 0
         self._flattening: str | None = None
         self._cancelling: set[str] = set()
+        self._trail_rule = AtrMultiple(multiple=risk.trailing.atr_multiple) if risk.trailing.rule == "atr" else None
         broker.subscribe(self._on_update)
 
     # --- queries ----------------------------------------------------------------------------------
@@ -287,6 +301,8 @@ class Trader:
             self._market.on_event(event)
         self.kill_switch.handle(DataHeartbeat(ts=now))
         self._mark(event)
+        if isinstance(event, SecondAgg) and self._trades and self._trail_rule is not None:
+            self._trail(event, now)
         if isinstance(event, SecondAgg) and is_index(event.symbol):
             for play in self.plays.values():
                 if play.index == event.symbol:
@@ -424,6 +440,7 @@ class Trader:
             entry=bracket.entry.client_order_id,
             stop=bracket.stop.client_order_id,
             target=bracket.target.client_order_id,
+            plan=plan,
         )
         latency = self._perf() - self._arrived_ns
         for leg in bracket.legs:
@@ -567,6 +584,35 @@ class Trader:
         self.kill_switch.handle(OrderSubmitted(ts=now))
         return cid
 
+    def _trail(self, bar: SecondAgg, now: int) -> None:
+        """Move the trailing exits of the trades in ``bar``'s symbol; close a trade whose trail is reached."""
+        for trade in list(self._trades.values()):
+            trail = trade.trail
+            if trail is None or trade.symbol != bar.symbol or trade.net == 0.0 or trade.closing is not None:
+                continue
+            if any(self.book.order(c).is_open for c in trade.exits):
+                continue
+            atr = self.features.latest_dict(trade.symbol).get("atr_1m")
+            usable = isinstance(atr, float) and math.isfinite(atr) and atr > 0.0
+            step = trail.update(price=bar.close, high=bar.high, low=bar.low, atr=atr if usable else None)
+            trade.trail = step.state
+            if not step.triggered:
+                continue
+            cid = self._close(trade, Leg.EXIT, now)
+            text = f"close {bar.close:.2f} reached the trailing stop {step.state.stop:.2f}"
+            self._record(
+                SignalRecord(
+                    signal_id=trade.signal_id,
+                    play=trade.play,
+                    ts=now,
+                    kind="exit",
+                    level=None,
+                    accepted=True,
+                    reasons=(Reason(code="TRAIL_STOP", text=text, effect="exit"),),
+                    client_order_ids=() if cid is None else (cid,),
+                )
+            )
+
     def _maybe_flatten(self) -> None:
         if self._now is None:
             return
@@ -606,6 +652,13 @@ class Trader:
                 trade.net += update.signed_qty
                 if abs(trade.net) <= 1e-9 * max(1.0, update.qty):
                     trade.net = 0.0
+                if (
+                    update.client_order_id == trade.entry
+                    and trade.trail is None
+                    and trade.plan is not None
+                    and self._trail_rule is not None
+                ):
+                    trade.trail = TrailingStop.start(trade.plan, self._trail_rule, self.risk.trailing)
         if trade is None or trade.net != 0.0:
             return
         if any(self.book.order(c).is_open for c in trade.orders):

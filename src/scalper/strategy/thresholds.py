@@ -123,6 +123,7 @@ class BracketThresholds(_Strict):
 
 
 class TrailingThresholds(_Strict):
+    rule: Literal["off", "atr"]
     breakeven_after_r: float = Field(gt=0, le=20)
     breakeven_offset: float = Field(ge=0)
     atr_multiple: float = Field(gt=0, le=20)

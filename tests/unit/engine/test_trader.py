@@ -330,3 +330,50 @@ def test_a_size_of_zero_is_refused_with_its_reason_and_the_play_is_told() -> Non
     assert not record.accepted and record.shares == 0
     assert record.reasons[-1].code == "SIZE_ZERO"
     assert len(trader.book) == 0 and huge.position == 0
+
+
+def test_the_trailing_exit_moves_to_breakeven_after_1r_and_closes_on_the_pullback() -> None:
+    # long from 500.00 (plan), stop 499.80 (R = 0.20); the best price reaches 500.25 (> +1R): the
+    # trail goes to breakeven (500.00, [risk.trailing] breakeven_after_r = 1, offset 0) and the
+    # pullback to 499.95 reaches it, before the bracket's stop (499.80) or target (500.40)
+    pullback = path((0, 500.0), (9, 500.0), (11, 500.10), (14, 500.25), (18, 499.95), (40, 499.95))
+    trader, _, play = run(pullback, enter_at=(decision(9),))
+    signal_id = f"SCRIPTED-{decision(9)}"
+    [record] = [r for r in trader.signals if r.kind == "exit"]
+    assert [r.code for r in record.reasons] == ["TRAIL_STOP"] and "500.00" in record.reasons[0].text
+    crossing = next(i for i, (_, c) in enumerate(pullback) if i > 14 and c <= 500.0)
+    assert record.ts == decision(crossing)  # the first bar closing at or below the trail
+    exit_order = trader.book.order(client_order_id(signal_id, Leg.EXIT))
+    assert exit_order.status is OrderStatus.FILLED and exit_order.qty == 333.0
+    for leg in (Leg.STOP, Leg.TARGET):
+        assert trader.book.order(client_order_id(signal_id, leg)).status is OrderStatus.CANCELLED
+    assert trader.positions()["SPY"].is_flat and not trader.in_trade("SCRIPTED") and play.position == 0
+
+
+def test_the_trailing_exit_can_be_switched_off() -> None:
+    pullback = path((0, 500.0), (9, 500.0), (11, 500.10), (14, 500.25), (18, 499.95), (40, 499.95))
+    r = load_thresholds().risk
+    off = r.model_copy(update={"trailing": r.trailing.model_copy(update={"rule": "off"})})
+    clock = ReplayClock(T0)
+    play = load_play(
+        f"{__name__}:ScriptedPlay",
+        {"index": "I:SPX", "proxy": "SPY", "reward_risk": 2.0, "cooldown_s": 0, "enter_at": (decision(9),)},
+        name="SCRIPTED",
+    )
+    trader = Trader(
+        features=FeatureEngine(("I:SPX", "SPY")),
+        plays=[play],
+        risk=off,
+        broker=SimBroker(clock, SimConfig(half_spread=HALF_SPREAD, slippage=SLIPPAGE)),
+        clock=clock,
+        equity=EQUITY,
+        daily_sigma={"SPY": 0.012},
+        level_of=lambda name, ts: "normal",
+        perf_counter_ns=itertools.count().__next__,
+        expectancy_lower_r={"SCRIPTED": 0.2},
+    )
+    trader.broker_connected(T0)
+    for event in bars(pullback):
+        trader.on_event(event)
+    assert [r.kind for r in trader.signals] == ["enter"]  # no exit: the bracket still holds the trade
+    assert trader.in_trade("SCRIPTED") and trader.positions()["SPY"].qty == 333.0

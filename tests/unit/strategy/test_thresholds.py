@@ -30,7 +30,8 @@ def test_packaged_thresholds_load_with_a_version() -> None:
         ('fomc_after_level = "reduced"', 'fomc_after_level = "tiny"', r"policy.fomc_after_level: value 'tiny'"),
         ('"ISM", "JOLTS"', '"ISM", "JOLT"', r"policy.intraday_release_kinds: .*unknown event kind"),
         ("off_below_sessions = 1", "off_below_sessions = 20", r"policy.calendar: .*must not exceed"),
-        ('version = "policy-2026-11-25.3"', "", r"version: key is missing"),
+        ('version = "policy-2026-11-25.4"', "", r"version: key is missing"),
+        ('rule = "atr"', 'rule = "chandelier"', r"risk.trailing.rule: value 'chandelier'"),
     ],
 )
 def test_bad_thresholds_name_the_key(tmp_path: Path, replace: str, by: str, message: str) -> None:
