@@ -33,6 +33,7 @@ HISTORY_START = dt.date(2025, 9, 8)  # six sessions: 9/8 to 9/15
 HISTORY_SESSIONS = 6
 SESSION = dt.date(2025, 9, 16)
 KEY = "paper-session-key"
+LEAD_S = 4.0
 
 
 def _free_port() -> int:
@@ -56,13 +57,17 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
 def paper_session(
     url: str, work_dir: Path, *, seconds: float, speed: float, run_id: str, log_level: str = "WARNING"
 ) -> RunReport:
-    """History into ``url``, the replay server serving :data:`SESSION` from its open, ``scalper run``
-    for ``seconds``; returns the run's report (its book, signals and latencies)."""
+    """History into ``url``, the replay server serving :data:`SESSION` from its open (sent
+    :data:`LEAD_S` after the call), ``scalper run`` until ``seconds`` after the open; returns the
+    run's report (its book, signals and latencies)."""
     with psycopg.connect(url, autocommit=True) as conn:
         store_synthetic_sessions(conn, HISTORY_START, HISTORY_SESSIONS, SEED)
     port = _free_port()
+    # the open goes out LEAD_S after now: the runner is connected by then and sees the whole session
+    # live, so its plays observe it from the open whatever the start-up took (same trades every run)
+    anchor = time.time_ns() + int(LEAD_S * 1e9)
     args = ["replay-server", "--port", str(port), "--speed", f"{speed:g}", "--timeline", "live"]
-    args += ["--api-key", KEY, "--start", SESSION.isoformat(), "--seed", str(SEED)]
+    args += ["--api-key", KEY, "--start", SESSION.isoformat(), "--seed", str(SEED), "--anchor-epoch-ns", str(anchor)]
     server = subprocess.Popen(
         [sys.executable, "-m", "scalper", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -76,7 +81,7 @@ def paper_session(
         }
         secrets = Secrets(market_data_api_key=Secret(KEY), database_url=Secret(url))
         ctx = AppContext(config=load_config(None, env), secrets=secrets)
-        return run_trading(ctx, seconds, run_id=run_id)
+        return run_trading(ctx, seconds + LEAD_S, run_id=run_id)
     finally:
         server.terminate()
         server.wait(30)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import datetime as dt
 import functools
 import logging
 import math
@@ -47,6 +46,7 @@ from scalper.adapters.store.migrations import migrate
 from scalper.adapters.store.orders import RunKind, load_book, write_run
 from scalper.apps.context import AppContext
 from scalper.apps.ingest import IngestReport, capture, restart_starts, spool_dir, topics
+from scalper.apps.live_policy import LivePolicy
 from scalper.brokers.alpaca import AlpacaBroker, AlpacaSettings
 from scalper.brokers.port import Broker
 from scalper.brokers.sim import SimBroker, SimConfig
@@ -61,13 +61,10 @@ from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook
 from scalper.plays import load_plays
 from scalper.risk.limits import Trip
-from scalper.strategy.policy import decide
-from scalper.strategy.session import load_session_flags
-from scalper.strategy.thresholds import Level, Thresholds, load_thresholds
+from scalper.strategy.thresholds import load_thresholds
 
 log = logging.getLogger(__name__)
 
-NS_PER_MIN = 60_000_000_000
 SECOND_NS = 1_000_000_000
 
 
@@ -115,36 +112,6 @@ def run_kind(ctx: AppContext, live: bool) -> RunKind:
 def default_run_id(kind: RunKind, broker: str, wall_ns: int) -> str:
     """``{kind}-{broker}-{New York date}``: a restart the same day takes the run over."""
     return f"{kind}-{broker}-{ns_to_datetime(wall_ns).astimezone(NEW_YORK).date().isoformat()}"
-
-
-class PolicyLevels:
-    """The session policy's level of each play, decided once per minute of market time.
-
-    Inputs: the economic calendar of the day (from the database, read once per day). The morning
-    regime score and the options gates are not computed live yet: the policy sees them as
-    unknown (its rules for a missing input apply).
-    """
-
-    def __init__(self, connect_db: Callable[[], psycopg.Connection[Any]], thresholds: Thresholds) -> None:
-        self._connect = connect_db
-        self._thresholds = thresholds
-        self._flags: dict[dt.date, Any] = {}
-        self._minute: int | None = None
-        self._levels: dict[str, Level] = {}
-
-    def __call__(self, play: str, ts: int) -> Level:
-        minute = ts // NS_PER_MIN
-        if minute != self._minute:
-            at = ns_to_datetime(minute * NS_PER_MIN).astimezone(NEW_YORK)
-            flags = self._flags.get(at.date())
-            if flags is None:
-                with self._connect() as conn:
-                    flags = load_session_flags(conn, at.date(), self._thresholds.policy.calendar)
-                self._flags = {at.date(): flags}
-            decision = decide(at=at, flags=flags, scores={}, gates={}, thresholds=self._thresholds)
-            self._levels = {name: d.level for name, d in decision.plays.items()}
-            self._minute = minute
-        return self._levels.get(play, "off")
 
 
 def daily_sigma(conn: psycopg.Connection[Any], symbol: str, before_ns: int, sessions: int = 20) -> float | None:
@@ -421,6 +388,8 @@ def run_trading(
                 )
             sigma[proxy] = value or cfg.broker.default_daily_sigma
         journal = StoreJournal(connect_db, run)
+        policy = LivePolicy(connect_db, thresholds, indices=tuple(cfg.feed.index_symbols))
+        stack.callback(policy.close)
         report.journal = journal
         trader = Trader(
             features=engine,
@@ -430,7 +399,7 @@ def run_trading(
             clock=clock,
             equity=equity,
             daily_sigma=sigma,
-            level_of=PolicyLevels(connect_db, thresholds),
+            level_of=policy,
             perf_counter_ns=time.perf_counter_ns,
             book=book,
             journal=journal,
