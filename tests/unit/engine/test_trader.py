@@ -141,6 +141,7 @@ def run(
     exit_at: tuple[int, ...] = (),
     level: Level = "normal",
     limits: dict[str, Any] | None = None,
+    stop_points: float = 2.0,
 ) -> tuple[Trader, SimBroker, ScriptedPlay]:
     clock = ReplayClock(T0)
     broker = SimBroker(clock, SimConfig(half_spread=HALF_SPREAD, slippage=SLIPPAGE))
@@ -153,7 +154,7 @@ def run(
             "cooldown_s": 0,
             "enter_at": enter_at,
             "exit_at": exit_at,
-            "stop_points": 2.0,
+            "stop_points": stop_points,
         },
         name="SCRIPTED",
     )
@@ -377,3 +378,14 @@ def test_the_trailing_exit_can_be_switched_off() -> None:
         trader.on_event(event)
     assert [r.kind for r in trader.signals] == ["enter"]  # no exit: the bracket still holds the trade
     assert trader.in_trade("SCRIPTED") and trader.positions()["SPY"].qty == 333.0
+
+
+def test_the_policy_level_scales_the_size_of_the_same_entry() -> None:
+    # a 20-point stop ($2 on SPY): the risk budget binds, not the notional or volatility caps
+    shares = {}
+    for level in ("reduced", "normal", "aggressive"):
+        trader, _, _ = run(RISING, enter_at=(decision(9),), level=level, stop_points=20.0)
+        [record] = [r for r in trader.signals if r.kind == "enter"]
+        assert record.accepted and record.level == level
+        shares[level] = record.shares
+    assert 0 < shares["reduced"] < shares["normal"] < shares["aggressive"] <= 333, shares

@@ -172,3 +172,16 @@ def test_a_failed_release_extends_the_range_while_compressed() -> None:
     assert s.step(220, 5005.0, cum_delta=1500.0) == "NO_BREAKOUT"
     assert s.step(230, 5007.0, cum_delta=1500.0) == "NO_DELTA"  # inside at 220 s with delta 1500
     assert s.step(240, 5008.0, cum_delta=1600.0) == "EnterIntent"
+
+
+def test_policy_off_blocks_the_release_entry_and_the_level_passes_through() -> None:
+    blocked = Session(play())
+    blocked.compress()
+    assert blocked.step(210, 5006.0, cum_delta=1500.0, level="off") == "POLICY_OFF"  # a release normal takes
+    assert blocked.intents == []
+    for level in ("reduced", "normal", "aggressive"):
+        s = Session(play())
+        s.compress()
+        assert s.step(210, 5006.0, cum_delta=1500.0, level=level) == "EnterIntent"
+        (intent,) = s.intents
+        assert isinstance(intent, EnterIntent) and intent.level == level and intent.direction == 1
