@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -26,63 +26,15 @@ from scalper.engine.journal import Journal, SignalRecord
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderEvent
-from scalper.plays.base import EnterIntent, Intent, Play, PlayConfig, Skip, Snapshot, load_play, value
-from scalper.strategy.policy import Gates
-from scalper.strategy.thresholds import Level, load_thresholds
+from scalper.plays.base import load_play
+from scalper.strategy.thresholds import load_thresholds
+from scripted_play import PATH, RATIO, T0, S, decision
 
 pytestmark = pytest.mark.integration
 
-S = 1_000_000_000
 #: Monday 2025-03-03 10:00 New York (15:00 UTC); every time below is a whole millisecond
-T0 = int(dt.datetime(2025, 3, 3, 15, 0, tzinfo=dt.UTC).timestamp()) * S
-RATIO = 10.0
 RUN = "paper-sim-2025-03-03"
 CLOSED_PORT = "postgresql://127.0.0.1:1/x"
-
-
-class ScriptedConfig(PlayConfig):
-    enter_at: tuple[int, ...] = ()
-    exit_at: tuple[int, ...] = ()
-
-
-class ScriptedPlay(Play[ScriptedConfig]):
-    """Goes long at the given decision times (stop 2 index points below), exits at the given times."""
-
-    config_model: ClassVar[type[PlayConfig]] = ScriptedConfig
-    kind: ClassVar[str] = "SCRIPTED"
-
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
-        if self.position != 0:
-            if ts_ns in self.config.exit_at:
-                return self._exit(ts_ns, "SCRIPTED_EXIT", "scripted exit")
-            return Skip(code="HOLD", text="holding")
-        blocked = self._entry_gate(ts_ns, level)
-        if blocked is not None:
-            return blocked
-        if ts_ns not in self.config.enter_at:
-            return Skip(code="WAIT", text="not an entry time")
-        close, proxy_close = value(index, "close"), value(proxy, "close")
-        assert close is not None and proxy_close is not None and level != "off"
-        self.position = 1
-        return EnterIntent(
-            play=self.name,
-            ts_ns=ts_ns,
-            index=self.index,
-            proxy=self.proxy,
-            direction=1,
-            level=level,
-            price=close,
-            stop=close - 2.0,
-            target=close + 4.0,
-            ratio=close / proxy_close,
-            reasons=(("SCRIPTED", "scripted entry"),),
-        )
-
-
-def decision(second: int) -> int:
-    return T0 + (second + 1) * S
 
 
 def path(*legs: tuple[int, float]) -> list[float]:
@@ -124,7 +76,7 @@ def trade(
     clock = ReplayClock(T0)
     broker = SimBroker(clock, SimConfig())
     play = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {
             "index": "I:SPX",
             "proxy": "SPY",

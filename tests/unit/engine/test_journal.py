@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-from typing import Any, ClassVar
+from typing import Any
 
-from scalper.brokers import BracketRequest
+from scalper.brokers.port import BracketRequest
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import ReplayClock
 from scalper.core.events import SecondAgg
@@ -15,56 +14,9 @@ from scalper.engine.journal import MemoryJournal
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook, client_order_id
-from scalper.plays.base import EnterIntent, Intent, Play, PlayConfig, Skip, Snapshot, load_play, value
-from scalper.strategy.policy import Gates
-from scalper.strategy.thresholds import Level, load_thresholds
-
-S = 1_000_000_000
-#: Monday 2025-03-03 10:00 New York (15:00 UTC): inside a regular session
-T0 = int(dt.datetime(2025, 3, 3, 15, 0, tzinfo=dt.UTC).timestamp()) * S
-RATIO = 10.0
-
-
-class ScriptedConfig(PlayConfig):
-    enter_at: tuple[int, ...] = ()
-    exit_at: tuple[int, ...] = ()
-    stop_points: float = 2.0
-
-
-class ScriptedPlay(Play[ScriptedConfig]):
-    """Goes long at the given decision times, exits at the given times."""
-
-    config_model: ClassVar[type[PlayConfig]] = ScriptedConfig
-    kind: ClassVar[str] = "SCRIPTED"
-
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
-        if self.position != 0:
-            if ts_ns in self.config.exit_at:
-                return self._exit(ts_ns, "SCRIPTED_EXIT", "scripted exit")
-            return Skip(code="HOLD", text="holding")
-        blocked = self._entry_gate(ts_ns, level)
-        if blocked is not None:
-            return blocked
-        if ts_ns not in self.config.enter_at:
-            return Skip(code="WAIT", text="not an entry time")
-        close, proxy_close = value(index, "close"), value(proxy, "close")
-        assert close is not None and proxy_close is not None and level != "off"
-        self.position = 1
-        return EnterIntent(
-            play=self.name,
-            ts_ns=ts_ns,
-            index=self.index,
-            proxy=self.proxy,
-            direction=1,
-            level=level,
-            price=close,
-            stop=close - self.config.stop_points,
-            target=close + self.config.reward_risk * self.config.stop_points,
-            ratio=close / proxy_close,
-            reasons=(("SCRIPTED", "scripted entry"),),
-        )
+from scalper.plays.base import load_play
+from scalper.strategy.thresholds import load_thresholds
+from scripted_play import PATH, RATIO, T0, S, decision
 
 
 class ObservedSim(SimBroker):
@@ -86,10 +38,6 @@ class ObservedSim(SimBroker):
     def submit(self, request: OrderRequest) -> None:
         self._note((request.client_order_id,))
         super().submit(request)
-
-
-def decision(second: int) -> int:
-    return T0 + (second + 1) * S
 
 
 def bars(closes: list[float]) -> list[SecondAgg]:
@@ -124,7 +72,7 @@ def run(
     journal = MemoryJournal()
     broker = ObservedSim(clock, journal)
     play = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {
             "index": "I:SPX",
             "proxy": "SPY",
@@ -227,7 +175,7 @@ def test_a_refused_entry_is_recorded_as_not_accepted_and_sends_nothing() -> None
 def test_without_a_journal_the_trader_keeps_one_in_memory() -> None:
     clock = ReplayClock(T0)
     play: Any = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {"index": "I:SPX", "proxy": "SPY", "reward_risk": 2.0, "cooldown_s": 0},
         name="SCRIPTED",
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-from typing import ClassVar
 
 import pytest
 
@@ -17,71 +15,11 @@ from scalper.engine.journal import MemoryJournal
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook, client_order_id
-from scalper.plays.base import EnterIntent, Intent, Play, PlayConfig, Skip, Snapshot, load_play, value
-from scalper.strategy.policy import Gates
-from scalper.strategy.thresholds import Level, load_thresholds
+from scalper.plays.base import load_play
+from scalper.strategy.thresholds import load_thresholds
+from scripted_play import PATH, RATIO, T0, S, ScriptedPlay, decision
 
-S = 1_000_000_000
-#: Monday 2025-03-03 10:00 New York (15:00 UTC): inside a regular session
-T0 = int(dt.datetime(2025, 3, 3, 15, 0, tzinfo=dt.UTC).timestamp()) * S
-RATIO = 10.0
 CONFIG = SimConfig(half_spread=0.005, slippage=0.001)
-
-
-class ScriptedConfig(PlayConfig):
-    enter_at: tuple[int, ...] = ()
-    exit_at: tuple[int, ...] = ()
-    direction: int = 1
-    stop_points: float = 2.0
-
-
-class ScriptedPlay(Play[ScriptedConfig]):
-    """Enters in ``direction`` at the given decision times (stop ``stop_points`` index points away)."""
-
-    config_model: ClassVar[type[PlayConfig]] = ScriptedConfig
-    kind: ClassVar[str] = "SCRIPTED"
-
-    def __init__(self, config: ScriptedConfig, *, name: str | None = None) -> None:
-        super().__init__(config, name=name)
-        self.closed_at: list[int] = []
-
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
-        if self.position != 0:
-            if ts_ns in self.config.exit_at:
-                return self._exit(ts_ns, "SCRIPTED_EXIT", "scripted exit")
-            return Skip(code="HOLD", text="holding")
-        blocked = self._entry_gate(ts_ns, level)
-        if blocked is not None:
-            return blocked
-        if ts_ns not in self.config.enter_at:
-            return Skip(code="WAIT", text="not an entry time")
-        close, proxy_close = value(index, "close"), value(proxy, "close")
-        assert close is not None and proxy_close is not None and level != "off"
-        d, points = self.config.direction, self.config.stop_points
-        self.position = d
-        return EnterIntent(
-            play=self.name,
-            ts_ns=ts_ns,
-            index=self.index,
-            proxy=self.proxy,
-            direction=d,
-            level=level,
-            price=close,
-            stop=close - d * points,
-            target=close + d * self.config.reward_risk * points,
-            ratio=close / proxy_close,
-            reasons=(("SCRIPTED", "scripted entry"),),
-        )
-
-    def _on_flat(self) -> None:
-        if self._last_ts is not None:
-            self.closed_at.append(self._last_ts)
-
-
-def decision(second: int) -> int:
-    return T0 + (second + 1) * S
 
 
 def bars(closes: list[float], start: int = 0) -> list[SecondAgg]:
@@ -108,7 +46,7 @@ def bars(closes: list[float], start: int = 0) -> list[SecondAgg]:
 
 def make_play(name: str = "SCRIPTED", **config: object) -> ScriptedPlay:
     play = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {"index": "I:SPX", "proxy": "SPY", "reward_risk": 2.0, "cooldown_s": 0, **config},
         name=name,
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -15,74 +14,13 @@ from scalper.core.orders import Fill, Leg, OrderStatus, OrderType, Side
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import client_order_id
-from scalper.plays.base import EnterIntent, Intent, Play, PlayConfig, Skip, Snapshot, load_play, value
-from scalper.strategy.policy import Gates
+from scalper.plays.base import load_play
 from scalper.strategy.thresholds import Level, RiskThresholds, load_thresholds
+from scripted_play import PATH, RATIO, T0, S, ScriptedPlay, decision
 
-S = 1_000_000_000
-#: Monday 2025-03-03 10:00 New York (15:00 UTC): inside a regular session
-T0 = int(dt.datetime(2025, 3, 3, 15, 0, tzinfo=dt.UTC).timestamp()) * S
-RATIO = 10.0
 EQUITY = 100_000.0
 HALF_SPREAD = 0.005
 SLIPPAGE = 0.001
-
-
-class ScriptedConfig(PlayConfig):
-    enter_at: tuple[int, ...] = ()  # decision times (ns) at which to go long
-    exit_at: tuple[int, ...] = ()
-    stop_points: float = 2.0
-
-
-class ScriptedPlay(Play[ScriptedConfig]):
-    """Goes long at the given decision times (stop ``stop_points`` index points below the close),
-    exits at the given times; keeps the policy-off and cooldown gates of every play."""
-
-    config_model: ClassVar[type[PlayConfig]] = ScriptedConfig
-    kind: ClassVar[str] = "SCRIPTED"
-
-    def __init__(self, config: ScriptedConfig, *, name: str | None = None) -> None:
-        super().__init__(config, name=name)
-        self.closed_at: list[int] = []
-
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
-        if self.position != 0:
-            if ts_ns in self.config.exit_at:
-                return self._exit(ts_ns, "SCRIPTED_EXIT", "scripted exit")
-            return Skip(code="HOLD", text="holding")
-        blocked = self._entry_gate(ts_ns, level)
-        if blocked is not None:
-            return blocked
-        if ts_ns not in self.config.enter_at:
-            return Skip(code="WAIT", text="not an entry time")
-        close, proxy_close = value(index, "close"), value(proxy, "close")
-        assert close is not None and proxy_close is not None
-        self.position = 1
-        assert level != "off"
-        return EnterIntent(
-            play=self.name,
-            ts_ns=ts_ns,
-            index=self.index,
-            proxy=self.proxy,
-            direction=1,
-            level=level,
-            price=close,
-            stop=close - self.config.stop_points,
-            target=close + self.config.reward_risk * self.config.stop_points,
-            ratio=close / proxy_close,
-            reasons=(("SCRIPTED", "scripted entry"), ("POLICY", f"policy level {level}")),
-        )
-
-    def _on_flat(self) -> None:
-        if self._last_ts is not None:
-            self.closed_at.append(self._last_ts)
-
-
-def decision(second: int) -> int:
-    """The decision time of the bar starting at T0 + second: its end."""
-    return T0 + (second + 1) * S
 
 
 def bars(spy: list[tuple[float, float]]) -> list[SecondAgg]:
@@ -146,7 +84,7 @@ def run(
     clock = ReplayClock(T0)
     broker = SimBroker(clock, SimConfig(half_spread=HALF_SPREAD, slippage=SLIPPAGE))
     play = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {
             "index": "I:SPX",
             "proxy": "SPY",
@@ -300,7 +238,7 @@ def test_a_size_of_zero_is_refused_with_its_reason_and_the_play_is_told() -> Non
     trader, _, _ = run(RISING, enter_at=(decision(9),), level="reduced")
     assert trader.signals[0].accepted  # a normal stop still sizes > 0 at reduced
     huge = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {
             "index": "I:SPX",
             "proxy": "SPY",
@@ -357,7 +295,7 @@ def test_the_trailing_exit_can_be_switched_off() -> None:
     off = r.model_copy(update={"trailing": r.trailing.model_copy(update={"rule": "off"})})
     clock = ReplayClock(T0)
     play = load_play(
-        f"{__name__}:ScriptedPlay",
+        PATH,
         {"index": "I:SPX", "proxy": "SPY", "reward_risk": 2.0, "cooldown_s": 0, "enter_at": (decision(9),)},
         name="SCRIPTED",
     )
