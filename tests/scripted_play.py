@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
+from scalper.core.events import SecondAgg
 from scalper.plays.base import EnterIntent, Intent, Play, PlayConfig, Skip, Snapshot, value
 from scalper.strategy.policy import Gates
 from scalper.strategy.thresholds import Level
@@ -79,3 +80,26 @@ class ScriptedPlay(Play[ScriptedConfig]):
 def decision(second: int) -> int:
     """The decision time of the bar starting at T0 + second: its end."""
     return T0 + (second + 1) * S
+
+
+def bars(closes: list[float], start: int = 0) -> list[SecondAgg]:
+    """One-second bars of I:SPX (× RATIO) then SPY from second ``start`` (the replay order of one
+    second), each opening at the previous close."""
+    out: list[SecondAgg] = []
+    for i, c in enumerate(closes):
+        o = closes[max(0, i - 1)]
+        ts = T0 + (start + i) * S
+        for symbol, k in (("I:SPX", RATIO), ("SPY", 1.0)):
+            out.append(
+                SecondAgg(
+                    symbol=symbol,
+                    ts_event=ts,
+                    ts_end=ts + S,
+                    open=o * k,
+                    high=max(o, c) * k,
+                    low=min(o, c) * k,
+                    close=c * k,
+                    volume=1000.0,
+                )
+            )
+    return out

@@ -20,7 +20,6 @@ from scalper.apps.run import daily_sigma
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import ReplayClock
 from scalper.core.errors import StoreError
-from scalper.core.events import SecondAgg
 from scalper.core.orders import Fill
 from scalper.engine.journal import Journal, SignalRecord
 from scalper.engine.trader import Trader
@@ -28,7 +27,7 @@ from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderEvent
 from scalper.plays.base import load_play
 from scalper.strategy.thresholds import load_thresholds
-from scripted_play import PATH, RATIO, T0, S, decision
+from scripted_play import PATH, T0, S, bars, decision
 
 pytestmark = pytest.mark.integration
 
@@ -42,26 +41,6 @@ def path(*legs: tuple[int, float]) -> list[float]:
     for (s0, p0), (s1, p1) in itertools.pairwise(legs):
         closes += [round(p0 + (p1 - p0) * (s - s0) / (s1 - s0), 2) for s in range(s0, s1)]
     return [*closes, legs[-1][1]]
-
-
-def bars(closes: list[float]) -> list[SecondAgg]:
-    out: list[SecondAgg] = []
-    for i, c in enumerate(closes):
-        o, ts = closes[max(0, i - 1)], T0 + i * S
-        for symbol, k in (("I:SPX", RATIO), ("SPY", 1.0)):
-            out.append(
-                SecondAgg(
-                    symbol=symbol,
-                    ts_event=ts,
-                    ts_end=ts + S,
-                    open=o * k,
-                    high=max(o, c) * k,
-                    low=min(o, c) * k,
-                    close=c * k,
-                    volume=1000.0,
-                )
-            )
-    return out
 
 
 #: entry at decision(9) fills near 500.06; the fall to 499.85 trips a $50 daily loss limit (flatten), and

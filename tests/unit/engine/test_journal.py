@@ -8,7 +8,6 @@ from typing import Any
 from scalper.brokers.port import BracketRequest
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import ReplayClock
-from scalper.core.events import SecondAgg
 from scalper.core.orders import Fill, Leg, OrderRequest, OrderStatus, StatusUpdate
 from scalper.engine.journal import MemoryJournal
 from scalper.engine.trader import Trader
@@ -16,7 +15,7 @@ from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook, client_order_id
 from scalper.plays.base import load_play
 from scalper.strategy.thresholds import load_thresholds
-from scripted_play import PATH, RATIO, T0, S, decision
+from scripted_play import PATH, T0, bars, decision
 
 
 class ObservedSim(SimBroker):
@@ -38,28 +37,6 @@ class ObservedSim(SimBroker):
     def submit(self, request: OrderRequest) -> None:
         self._note((request.client_order_id,))
         super().submit(request)
-
-
-def bars(closes: list[float]) -> list[SecondAgg]:
-    """One-second bars of I:SPX (x RATIO) then SPY per second; each bar opens at the previous close."""
-    out: list[SecondAgg] = []
-    for i, c in enumerate(closes):
-        o = closes[max(0, i - 1)]
-        ts = T0 + i * S
-        for symbol, k in (("I:SPX", RATIO), ("SPY", 1.0)):
-            out.append(
-                SecondAgg(
-                    symbol=symbol,
-                    ts_event=ts,
-                    ts_end=ts + S,
-                    open=o * k,
-                    high=max(o, c) * k,
-                    low=min(o, c) * k,
-                    close=c * k,
-                    volume=1000.0,
-                )
-            )
-    return out
 
 
 FLAT = [500.0] * 10 + [500.05, 500.10] + [500.10] * 20

@@ -9,7 +9,6 @@ import pytest
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import ReplayClock
 from scalper.core.errors import InvariantError
-from scalper.core.events import SecondAgg
 from scalper.core.orders import Fill, Leg, OrderStatus, Side
 from scalper.engine.journal import MemoryJournal
 from scalper.engine.trader import Trader
@@ -17,31 +16,9 @@ from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook, client_order_id
 from scalper.plays.base import load_play
 from scalper.strategy.thresholds import load_thresholds
-from scripted_play import PATH, RATIO, T0, S, ScriptedPlay, decision
+from scripted_play import PATH, T0, S, ScriptedPlay, bars, decision
 
 CONFIG = SimConfig(half_spread=0.005, slippage=0.001)
-
-
-def bars(closes: list[float], start: int = 0) -> list[SecondAgg]:
-    """One-second bars of I:SPX (x RATIO) then SPY from second ``start``; each opens at the previous close."""
-    out: list[SecondAgg] = []
-    for i, c in enumerate(closes):
-        o = closes[max(0, i - 1)]
-        ts = T0 + (start + i) * S
-        for symbol, k in (("I:SPX", RATIO), ("SPY", 1.0)):
-            out.append(
-                SecondAgg(
-                    symbol=symbol,
-                    ts_event=ts,
-                    ts_end=ts + S,
-                    open=o * k,
-                    high=max(o, c) * k,
-                    low=min(o, c) * k,
-                    close=c * k,
-                    volume=1000.0,
-                )
-            )
-    return out
 
 
 def make_play(name: str = "SCRIPTED", **config: object) -> ScriptedPlay:
