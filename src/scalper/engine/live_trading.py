@@ -14,6 +14,10 @@ Time. The trader's clock is the market's: it moves with the events. When no even
 ``watchdog_s`` of wall time, the watchdog moves it by the wall time elapsed since the last event
 (:meth:`Trader.tick`), so the kill switch notices stale data and the close even on a silent feed.
 
+An error raised while handling an event (a bug, an impossible broker update) is logged with its
+traceback and reported to the trader as unrecoverable: the kill switch trips (entries blocked,
+positions flattened) and the following events are still applied, so the flatten completes.
+
 Latency: for every index one-second bar (the events the plays decide on) the wall time from the
 moment the engine takes the event (released by the sequencer) to the trader's return, including
 any order built, recorded and sent, is kept in :attr:`LiveTrading.latencies_ns`.
@@ -60,6 +64,8 @@ class LiveTrading:
         self.trader = trader
         self.sequencer = sequencer
         self.events = 0
+        #: events whose handling raised (each trips the kill switch: entries blocked, positions flattened)
+        self.errors = 0
         self.warmed_up: int | None = None
         self.latencies_ns = array("q")
         self._perf = perf_ns
@@ -83,17 +89,31 @@ class LiveTrading:
                 continue
             if self.warmed_up is None:
                 self._first(ev)
-            if isinstance(ev, SecondAgg) and is_index(ev.symbol):
-                started = perf()
-                trader.on_event(ev)
-                self.latencies_ns.append(perf() - started)
-            else:
-                trader.on_event(ev)
+            try:
+                if isinstance(ev, SecondAgg) and is_index(ev.symbol):
+                    started = perf()
+                    trader.on_event(ev)
+                    self.latencies_ns.append(perf() - started)
+                else:
+                    trader.on_event(ev)
+            except Exception as exc:  # the engine cannot go on safely: trip, flatten, keep applying events
+                self._fail(ev, exc)
             self.events += 1
             now = trader.now
             if now is not None:
                 self._last_ts = now
                 self._last_wall = self._wall()
+
+    def _fail(self, ev: MarketEvent, exc: Exception) -> None:
+        self.errors += 1
+        log.exception("trading: %s %s at %d failed", type(ev).__name__, ev.symbol, ev.ts_event)
+        now = self.trader.now
+        if now is None:
+            raise exc
+        try:
+            self.trader.report_error(now, f"{type(exc).__name__} on {type(ev).__name__} {ev.symbol}: {exc}")
+        except Exception:
+            log.exception("trading: the kill switch could not flatten after the error")
 
     def _first(self, ev: MarketEvent) -> None:
         known = ev.ts_end if isinstance(ev, SecondAgg) else ev.ts_event

@@ -210,3 +210,43 @@ def test_wake_from_another_thread_makes_the_loop_poll() -> None:
 
     asyncio.run(main())
     assert calls[-1] == loop_thread and len(calls) == 2  # and once more at shutdown
+
+
+class FailingSim(SimBroker):
+    """The simulator, failing on one event (as a bug or an impossible update would)."""
+
+    def __init__(self, clock: ReplayClock, fail_at: int) -> None:
+        super().__init__(clock)
+        self.fail_at = fail_at
+        self.seen = 0
+
+    def on_event(self, event: MarketEvent) -> None:
+        if event.ts_event == self.fail_at and event.symbol == "SPY":
+            raise RuntimeError("simulated engine failure")
+        self.seen += 1
+        super().on_event(event)
+
+
+def test_an_error_on_an_event_trips_the_kill_switch_and_later_events_still_apply() -> None:
+    live = make(sequencer=False)
+    clock = ReplayClock(T0)
+    broker = FailingSim(clock, fail_at=T0 + 2 * S)
+    trader = Trader(
+        features=FeatureEngine(("I:SPX", "SPY")),
+        plays=[],
+        risk=load_thresholds().risk,
+        broker=broker,
+        clock=clock,
+        equity=100_000.0,
+        daily_sigma={"SPY": 0.012},
+        level_of=lambda name, ts: "normal",
+        perf_counter_ns=lambda: 0,
+    )
+    trader.broker_connected(T0)
+    live.trader = trader
+    live.apply([second(symbol, t) for t in range(5) for symbol in ("I:SPX", "SPY")])
+    assert live.errors == 1 and live.events == 10
+    assert [t.code for t in trader.kill_switch.trips] == ["UNRECOVERABLE_ERROR"]
+    assert "simulated engine failure" in trader.kill_switch.trips[0].text
+    assert broker.seen == 9  # every event after the failing one reached the broker
+    assert not trader.kill_switch.entry_check(trader.now or 0, "normal").allowed
