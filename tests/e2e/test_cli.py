@@ -161,3 +161,17 @@ def test_replay_server_command_serves_the_protocol(tmp_path: Path) -> None:
     assert '"connected"' in frames[0] and '"auth_success"' in frames[1]
     assert "subscribed to: V.I:SPX" in frames[2]
     assert '"ev":"V"' in frames[3].replace(" ", "") and "I:SPX" in frames[3]
+
+
+def test_run_refuses_real_orders_without_the_flag_the_broker_and_the_keys(scalper: Run) -> None:
+    sim = scalper("run", "--live", "--duration", "5")
+    assert sim.returncode == 2 and "broker.kind = 'alpaca'" in " ".join(sim.stderr.split())
+    no_keys = scalper("run", "--live", "--duration", "5", env={"SCALPER_BROKER__KIND": "alpaca"})
+    assert no_keys.returncode == 2 and "APCA_API_KEY_ID" in no_keys.stderr
+    by_file = scalper("run", "--duration", "5", env={"SCALPER_BROKER__LIVE": "true"})
+    assert by_file.returncode == 2 and "--live" in by_file.stderr
+    secret = "sk-never-printed-123"
+    keyed = scalper(
+        "run", "--live", "--duration", "5", env={"SCALPER_BROKER__KIND": "sim", "APCA_API_SECRET_KEY": secret}
+    )
+    assert keyed.returncode == 2 and secret not in keyed.stdout + keyed.stderr
