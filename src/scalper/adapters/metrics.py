@@ -25,8 +25,9 @@ from scalper.core.clock import Clock
 from scalper.core.errors import ConfigError
 
 OTHER = "other"
-__all__ = ["FeedMetrics", "MetricsServer", "ParseErrorReason", "ReconnectReason", "start_http"]
+__all__ = ["FeedMetrics", "MetricsServer", "ParseErrorReason", "ReconnectReason", "TradingMetrics", "start_http"]
 _NS = 1_000_000_000
+DECISION_LATENCY_BUCKETS = (25e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3)
 WRITE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -135,6 +136,47 @@ class FeedMetrics:
 
     def gap_filled(self, n: int = 1) -> None:
         self.gaps_filled.inc(n)
+
+
+class TradingMetrics:
+    """The trading engine's state for Prometheus, on the feed's registry: set from a snapshot of the
+    engine about once a second (``scalper run``'s monitor), never from the decision path.
+
+    Plays, symbols and order statuses are bounded sets (the configured plays and proxies, the order
+    state machine's statuses)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = self.registry = registry
+        self.signals = Gauge(
+            "scalper_trading_signals", "Entry signals decided by this process", ["play", "outcome"], registry=r
+        )
+        self.orders = Gauge("scalper_trading_orders", "Orders of the run by status", ["status"], registry=r)
+        self.fills = Gauge("scalper_trading_fills", "Fills of the run", registry=r)
+        self.position = Gauge("scalper_trading_position_shares", "Net position", ["symbol"], registry=r)
+        self.realised = Gauge("scalper_trading_realised_pnl_dollars", "Realised PnL net of costs", registry=r)
+        self.day_pnl = Gauge(
+            "scalper_trading_day_pnl_dollars", "Realised + unrealised PnL of the session (kill switch)", registry=r
+        )
+        self.tripped = Gauge("scalper_trading_kill_switch_tripped", "1 while the kill switch is tripped", registry=r)
+        self.journal_waiting = Gauge(
+            "scalper_trading_journal_waiting", "Trading records waiting for the database", registry=r
+        )
+        self.events_late = Gauge(
+            "scalper_trading_events_late", "Events applied out of the replay order (sequencer)", registry=r
+        )
+        self.errors = Gauge(
+            "scalper_trading_errors", "Events whose handling raised (each trips the kill switch)", registry=r
+        )
+        self.decision_latency = Histogram(
+            "scalper_trading_decision_seconds",
+            "Event taken by the engine to decision returned, per index one-second bar",
+            buckets=DECISION_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def observe_latencies(self, latencies_ns: Iterable[int]) -> None:
+        for ns in latencies_ns:
+            self.decision_latency.observe(ns / _NS)
 
 
 class MetricsServer:

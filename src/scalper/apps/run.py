@@ -35,7 +35,7 @@ import numpy as np
 import psycopg
 
 from scalper.adapters.feed.gaps import Gap, repair
-from scalper.adapters.metrics import FeedMetrics, start_http
+from scalper.adapters.metrics import FeedMetrics, TradingMetrics, start_http
 from scalper.adapters.polygon.rest import PolygonRest
 from scalper.adapters.spool import Spool
 from scalper.adapters.store import connect
@@ -266,7 +266,8 @@ def reconcile(book: OrderBook, broker: Broker) -> list[str]:
 
 class RunMonitor:
     """Raises the run's alerts (table ``alerts`` and the log): kill-switch trips, broker rejections,
-    the journal falling behind. Called by the runner's watchdog about once a second."""
+    the journal falling behind; and sets the trading metrics (:class:`TradingMetrics`) from the
+    engine's state. Called by the runner's watchdog about once a second, off the decision path."""
 
     def __init__(
         self,
@@ -285,8 +286,42 @@ class RunMonitor:
         self._history = 0
         self._rejected: set[str] = set()
         self._journal_ok = True
+        self.metrics: TradingMetrics | None = None
+        self.trading: LiveTrading | None = None
+        self._exported = 0
 
     def __call__(self) -> None:
+        self.alerts()
+        if self.metrics is not None and self.trading is not None:
+            self.export(self.metrics, self.trading)
+
+    def export(self, m: TradingMetrics, trading: LiveTrading) -> None:
+        """Set the trading metrics from the engine's state (and the latencies since the last export)."""
+        trader = self.trader
+        outcomes: collections.Counter[tuple[str, str]] = collections.Counter(
+            (r.play, "taken" if r.accepted else "refused") for r in trader.signals if r.kind == "enter"
+        )
+        for play in trader.plays:
+            for outcome in ("taken", "refused"):
+                m.signals.labels(play=play, outcome=outcome).set(outcomes[(play, outcome)])
+        statuses = collections.Counter(str(o.status) for o in trader.book.orders())
+        for status in OrderStatus:
+            m.orders.labels(status=str(status)).set(statuses[str(status)])
+        m.fills.set(len(trader.book.fills()))
+        positions = trader.positions()
+        for symbol, position in positions.items():
+            m.position.labels(symbol=symbol).set(position.qty)
+        m.realised.set(sum(p.realised_pnl for p in positions.values()))
+        m.day_pnl.set(trader.kill_switch.day_pnl)
+        m.tripped.set(1 if trader.kill_switch.tripped else 0)
+        m.journal_waiting.set(self.journal.waiting)
+        m.events_late.set(0 if trading.sequencer is None else trading.sequencer.late)
+        m.errors.set(trading.errors)
+        latencies = trading.latencies_ns
+        m.observe_latencies(latencies[self._exported :])
+        self._exported = len(latencies)
+
+    def alerts(self) -> None:
         history = self.trader.kill_switch.history
         for item in history[self._history :]:
             if isinstance(item, Trip):
@@ -451,6 +486,9 @@ def run_trading(
             poll=None if link.drain is None else link.poll,
         )
         link.wake = trading.wake
+        monitor.trading = trading
+        if cfg.metrics.enabled:
+            monitor.metrics = TradingMetrics(metrics.registry)
         report.trading = trading
         starts = restart_starts(conn, symbols, wall.now_ns())
         reports: list[IngestReport] = []
