@@ -412,16 +412,7 @@ def run_trading(
             if len(book):
                 taken = broker.restore(book.orders(), book.fills())
                 log.info("run %s: the paper account took over %d working orders from the stored book", run, taken)
-        sigma = {}
-        for proxy in {p.proxy for p in plays}:
-            value = daily_sigma(conn, proxy, wall.now_ns())
-            if value is None:
-                log.warning(
-                    "%s: fewer than 5 stored sessions: daily sigma %.3f (broker.default_daily_sigma)",
-                    proxy,
-                    cfg.broker.default_daily_sigma,
-                )
-            sigma[proxy] = value or cfg.broker.default_daily_sigma
+        sigma = dict.fromkeys({p.proxy for p in plays}, cfg.broker.default_daily_sigma)  # set at the first event
         journal = StoreJournal(connect_db, run)
         policy = LivePolicy(connect_db, thresholds, indices=tuple(cfg.feed.index_symbols))
         stack.callback(policy.close)
@@ -467,9 +458,21 @@ def run_trading(
         )
 
         def warm(first_known_ns: int) -> int:
+            """Before the first event: the session's missing seconds, the features' warm-up, the
+            proxies' daily sigma — all from what is stored before that event."""
             with connect_db() as warm_conn:
                 if rest is not None:
                     fill_session_start(warm_conn, rest, symbols, first_known_ns)
+                for proxy in sigma:
+                    value = daily_sigma(warm_conn, proxy, first_known_ns)
+                    if value is None:
+                        log.warning(
+                            "%s: fewer than 5 stored sessions before the first event: daily sigma %.3f "
+                            "(broker.default_daily_sigma)",
+                            proxy,
+                            cfg.broker.default_daily_sigma,
+                        )
+                    trader.daily_sigma[proxy] = value or cfg.broker.default_daily_sigma
                 return warm_up(engine, warm_conn, now_ns=first_known_ns, sessions=cfg.features.seed_sessions)
 
         monitor = RunMonitor(run, trader, journal, connect_db, wall.now_ns)
