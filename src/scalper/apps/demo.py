@@ -56,7 +56,7 @@ from scalper.synthetic.options import OptionDay, generate_option_day
 DEMO_SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
 #: the paper session: a whole synthetic session (inside the shipped calendar's coverage) at this speed
 PAPER_SPEED = 800.0
-PAPER_SECONDS = 23_400 / PAPER_SPEED + 2.0
+PAPER_SECONDS = 23_400 / PAPER_SPEED + 0.5  # until just after the close (the server then closes its streams)
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
 _STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
