@@ -31,7 +31,7 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     assert "dealer gamma of I:SPX" in out.stdout and "session policy on 2025-12-01" in out.stdout
     assert len(re.findall(r"│ \d\d:\d\d │ (?:SPX|NDX)_(?:TREND_BURST|BALANCED_BREAK)\s*│", out.stdout)) == 20
     # A whole paper session through `scalper run` on the replay server, and its trades.
-    assert "paper trades of run demo-paper-" in out.stdout
+    assert "trades of run demo-paper-" in out.stdout
     trades = re.findall(r"│ 2025-09-16 \d\d:\d\d:\d\d │ (?:SPX|NDX)_\w+\s*│ (?:long|short)", out.stdout)
     assert len(trades) >= 1, out.stdout[-4000:]
     assert "closed trades' PnL after costs" in out.stdout and "event-to-decision (index bars)" in out.stdout

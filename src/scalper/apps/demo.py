@@ -260,7 +260,9 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
     if report.paper is not None:
         from scalper.apps.cli import run_summary
 
-        console.print(trades_table(report.paper), run_summary(report.paper))
+        if report.paper.trading is not None:
+            console.print(trades_table(report.paper.trading.trader, report.paper.run_id))
+        console.print(run_summary(report.paper))
     console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
@@ -27,6 +28,7 @@ from scalper.config.secrets import Secret, Secrets
 from scalper.core.errors import FeedError
 from scalper.core.orders import Fill, Leg
 from scalper.core.timeutil import NEW_YORK, ns_to_datetime
+from scalper.engine.trader import Trader
 
 SEED = 7
 HISTORY_START = dt.date(2025, 9, 8)  # six sessions: 9/8 to 9/15
@@ -55,11 +57,18 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
 
 
 def paper_session(
-    url: str, work_dir: Path, *, seconds: float, speed: float, run_id: str, log_level: str = "WARNING"
+    url: str,
+    work_dir: Path,
+    *,
+    seconds: float,
+    speed: float,
+    run_id: str,
+    log_level: str = "WARNING",
+    settings: Mapping[str, str] | None = None,
 ) -> RunReport:
     """History into ``url``, the replay server serving :data:`SESSION` from its open (sent
     :data:`LEAD_S` after the call), ``scalper run`` until ``seconds`` after the open; returns the
-    run's report (its book, signals and latencies)."""
+    run's report (its book, signals and latencies). ``settings``: more ``SCALPER_*`` overrides."""
     with psycopg.connect(url, autocommit=True) as conn:
         store_synthetic_sessions(conn, HISTORY_START, HISTORY_SESSIONS, SEED)
     port = _free_port()
@@ -78,6 +87,7 @@ def paper_session(
             "SCALPER_METRICS__ENABLED": "false",
             "SCALPER_FEED__SPOOL_DIR": str(work_dir / "spool"),
             "SCALPER_LOG__LEVEL": log_level,
+            **(settings or {}),
         }
         secrets = Secrets(market_data_api_key=Secret(KEY), database_url=Secret(url))
         ctx = AppContext(config=load_config(None, env), secrets=secrets)
@@ -87,7 +97,7 @@ def paper_session(
         server.wait(30)
 
 
-def trades_table(report: RunReport) -> Table:
+def trades_table(trader: Trader, run_id: str) -> Table:
     """One row per entry signal taken: play, side, shares, entry and exit fills, how it ended, PnL."""
     table = Table(
         "time",
@@ -98,11 +108,8 @@ def trades_table(report: RunReport) -> Table:
         "exit",
         "ended by",
         "pnl $",
-        title=f"paper trades of run {report.run_id}",
+        title=f"trades of run {run_id}",
     )
-    if report.trading is None:
-        return table
-    trader = report.trading.trader
     book = trader.book
     total = 0.0
     for record in trader.signals:

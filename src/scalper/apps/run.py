@@ -407,7 +407,9 @@ def run_trading(
             broker, equity = alpaca, alpaca.account().equity
             link.drain = alpaca.drain
         else:
-            broker = SimBroker(clock, SimConfig(latency_ns=cfg.broker.sim_latency_ms * NS_PER_MS))
+            # the simulated account is the run's: its order ids are unique across runs (orders_broker_id)
+            sim = SimConfig(latency_ns=cfg.broker.sim_latency_ms * NS_PER_MS, id_prefix=f"sim-{run}")
+            broker = SimBroker(clock, sim)
             equity = cfg.broker.paper_equity
             if len(book):
                 taken = broker.restore(book.orders(), book.fills())

@@ -1,0 +1,213 @@
+"""``scalper backtest``: the recorded one-second data of the database through the trading engine.
+
+:func:`run_backtest` replays the stored seconds of the index and proxy symbols, session by
+session, in the order the live runner applies them (a second when it is complete, plus the feed's
+aggregate delay; ties by symbol, as :class:`~scalper.engine.sequencer.Sequencer`), through the
+:class:`~scalper.engine.trader.Trader` with a :class:`~scalper.core.clock.ReplayClock`, the
+:class:`~scalper.brokers.sim.SimBroker`, the session policy of ``scalper run``
+(:class:`~scalper.apps.live_policy.LivePolicy`, reading the database at market time) and the
+same journal, so the run is stored under its run id like a paper run (kind ``backtest``).
+
+Set-up, as a live start before the first session's open: the features are warmed up on the
+sessions stored before it (``features.seed_sessions``); each session's first event sets the
+proxies' daily sigma from the minute bars stored before it. Nothing later than the replay clock is
+read: the seconds come in time order, the policy reads what was stored before each minute.
+
+Same database, same range, same thresholds → the same signals, orders and fills (the client ids
+differ only through the run id, which is their namespace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from scalper.adapters.store import connect
+from scalper.adapters.store.feature_history import warm_up
+from scalper.adapters.store.journal import StoreJournal
+from scalper.adapters.store.orders import write_run
+from scalper.adapters.store.readers import read_seconds_merged
+from scalper.apps.live_policy import LivePolicy
+from scalper.apps.run import daily_sigma
+from scalper.brokers.sim import SimBroker, SimConfig
+from scalper.config.model import Config
+from scalper.core.clock import ReplayClock
+from scalper.core.errors import ConfigError, DataError, StoreError
+from scalper.core.events import SECOND_NS, SecondAgg
+from scalper.core.timeutil import NEW_YORK, NS_PER_MS, datetime_to_ns
+from scalper.engine.trader import Trader
+from scalper.features.engine import FeatureEngine
+from scalper.marketdata.calendar import session_table
+from scalper.plays import load_plays
+from scalper.strategy.thresholds import Thresholds
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dt.date, int, int], None]  # (session, its events, sessions done)
+
+
+@dataclass(slots=True)
+class BacktestReport:
+    """What a backtest did; its records are stored under ``run_id``."""
+
+    run_id: str
+    sessions: list[dt.date]
+    events: int
+    warmed_up: int
+    trader: Trader
+    journal: StoreJournal
+    seconds: float
+
+
+def sessions_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The XNYS sessions from ``first`` to ``last`` (inclusive), New York dates."""
+    if last < first:
+        raise ConfigError(f"--to {last}: expected on or after --from {first}")
+    opens = session_table()[:, 0]
+    lo = datetime_to_ns(dt.datetime.combine(first, dt.time(0), NEW_YORK))
+    hi = datetime_to_ns(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), NEW_YORK))
+    chosen = opens[(opens >= lo) & (opens < hi)]
+    return [dt.datetime.fromtimestamp(int(ns) / 1e9, NEW_YORK).date() for ns in chosen]
+
+
+def session_events(conn: psycopg.Connection[Any], symbols: Sequence[str], day: dt.date) -> list[SecondAgg]:
+    """The stored seconds of ``symbols`` on New York date ``day``, in the live runner's order."""
+    start = datetime_to_ns(dt.datetime.combine(day, dt.time(0), NEW_YORK))
+    end = datetime_to_ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), NEW_YORK))
+    cols = read_seconds_merged(conn, symbols, start, end)  # by (ts, position in symbols): the replay order
+    ts = cols["ts_ns"].astype(np.int64)
+    sym = cols["symbol_id"]
+    o, h, lo, c, v, w = (cols[k].tolist() for k in ("open", "high", "low", "close", "volume", "vwap"))
+    names = list(symbols)
+    out: list[SecondAgg] = []
+    for i, t in enumerate(ts.tolist()):
+        volume, vwap = v[i], w[i]
+        out.append(
+            SecondAgg(
+                symbol=names[int(sym[i])],
+                ts_event=t,
+                ts_end=t + SECOND_NS,
+                open=o[i],
+                high=h[i],
+                low=lo[i],
+                close=c[i],
+                volume=None if volume != volume else volume,
+                vwap=None if vwap != vwap else vwap,
+            )
+        )
+    return out
+
+
+def run_exists(conn: psycopg.Connection[Any], run_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE run_id = %s", (run_id,)).fetchone() is not None
+
+
+def run_backtest(
+    url: str,
+    config: Config,
+    thresholds: Thresholds,
+    *,
+    first: dt.date,
+    last: dt.date,
+    run_id: str,
+    plays: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> BacktestReport:
+    """Replay the stored sessions ``first``..``last`` through the engine; store the run as ``run_id``."""
+    started = time.perf_counter()
+    db = config.database
+    connect_db = functools.partial(
+        connect, url, timeout_s=db.connect_timeout_s, statement_timeout_s=db.statement_timeout_s
+    )
+    sessions = sessions_between(first, last)
+    if not sessions:
+        raise DataError(f"no XNYS session between {first} and {last}")
+    all_plays = load_plays(thresholds.play_sections())
+    if plays:
+        unknown = sorted(set(plays) - set(all_plays))
+        if unknown:
+            raise ConfigError(f"--plays: unknown play(s) {', '.join(unknown)}; expected some of {', '.join(all_plays)}")
+    chosen = [p for name, p in all_plays.items() if not plays or name in plays]
+    symbols = [*config.feed.index_symbols, *config.feed.proxy_symbols]
+    from scalper.apps.features import feature_params
+
+    engine = FeatureEngine(symbols, feature_params(config.features))
+    with connect_db() as conn:
+        if run_exists(conn, run_id):
+            raise ConfigError(f"--run-id {run_id}: a run with this id is stored already; choose another")
+        write_run(
+            conn,
+            run_id=run_id,
+            kind="backtest",
+            started_ns=time.time_ns(),
+            params={
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "plays": [p.name for p in chosen],
+                "thresholds": thresholds.version,
+            },
+        )
+    clock = ReplayClock(0)
+    journal = StoreJournal(connect_db, run_id)
+    policy = LivePolicy(connect_db, thresholds, indices=tuple(config.feed.index_symbols))
+    sigma = dict.fromkeys({p.proxy for p in chosen}, config.broker.default_daily_sigma)
+    trader = Trader(
+        features=engine,
+        plays=chosen,
+        risk=thresholds.risk,
+        broker=SimBroker(
+            clock, SimConfig(latency_ns=config.broker.sim_latency_ms * NS_PER_MS, id_prefix=f"sim-{run_id}")
+        ),
+        clock=clock,
+        equity=config.broker.paper_equity,
+        daily_sigma=sigma,
+        level_of=policy,
+        perf_counter_ns=time.perf_counter_ns,
+        journal=journal,
+        namespace=run_id,
+    )
+    trader.broker_connected(0)  # as `scalper run` on a new run: connected before any event
+    events = warmed = 0
+    ready = False
+    try:
+        with connect_db() as conn:
+            for n, day in enumerate(sessions):
+                batch = session_events(conn, symbols, day)
+                if not batch:
+                    log.warning("backtest: no stored seconds on %s", day)
+                    continue
+                known = batch[0].ts_end
+                if not ready:  # as a live start before this session's first event
+                    warmed = warm_up(engine, conn, now_ns=known, sessions=config.features.seed_sessions)
+                    ready = True
+                for proxy in sigma:
+                    value = daily_sigma(conn, proxy, known)
+                    trader.daily_sigma[proxy] = value or config.broker.default_daily_sigma
+                for event in batch:
+                    trader.on_event(event)
+                events += len(batch)
+                if progress is not None:
+                    progress(day, len(batch), n + 1)
+    finally:
+        policy.close()
+        journal.flush()
+        journal.close()
+    if not journal.healthy:
+        raise StoreError(f"backtest {run_id}: {journal.waiting} records could not be stored: {journal.last_error}")
+    return BacktestReport(
+        run_id=run_id,
+        sessions=sessions,
+        events=events,
+        warmed_up=warmed,
+        trader=trader,
+        journal=journal,
+        seconds=time.perf_counter() - started,
+    )
