@@ -13,7 +13,7 @@ from scalper.risk.brackets import Direction, plan_bracket
 from scalper.risk.trailing import AlongLevel, AtrMultiple, FixedDistance, TrailingStop, TrailRule
 from scalper.strategy.thresholds import TrailingThresholds
 
-TH = TrailingThresholds(breakeven_after_r=1.0, breakeven_offset=0.02, atr_multiple=2.0, level_offset=0.0)
+TH = TrailingThresholds(rule="atr", breakeven_after_r=1.0, breakeven_offset=0.02, atr_multiple=2.0, level_offset=0.0)
 
 
 def start(direction: Direction, rule: TrailRule, entry: float = 100.0, risk: float = 1.0) -> TrailingStop:
