@@ -1,0 +1,1 @@
+"""Backtest analytics: round trips and honest statistics (pure)."""
