@@ -160,7 +160,10 @@ def live_features(ctx: AppContext, conn: psycopg.Connection[Any], symbols: Seque
     recorder = SnapshotRecorder(symbols, every_s=ctx.config.features.snapshot_every_s, version=feature_version(params))
     streams = [market for market, subs in topics(ctx.config.feed).items() if subs]
     delay_ns = ctx.config.feed.aggregate_delay_ms * 1_000_000
-    return LiveFeatures(engine, recorder, Sequencer(streams, engine.codes, aggregate_delay_ns=delay_ns))
+    grace_ns = ctx.config.feed.sequencer_grace_ms * 1_000_000
+    return LiveFeatures(
+        engine, recorder, Sequencer(streams, engine.codes, aggregate_delay_ns=delay_ns, grace_ns=grace_ns)
+    )
 
 
 def run_ingest(ctx: AppContext, duration_s: float | None, *, features: bool = False) -> IngestReport:

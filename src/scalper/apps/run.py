@@ -451,7 +451,12 @@ def run_trading(
                 )
             )
         streams = [market for market, subs in topics(cfg.feed).items() if subs]
-        sequencer = Sequencer(streams, engine.codes, aggregate_delay_ns=cfg.feed.aggregate_delay_ms * NS_PER_MS)
+        sequencer = Sequencer(
+            streams,
+            engine.codes,
+            aggregate_delay_ns=cfg.feed.aggregate_delay_ms * NS_PER_MS,
+            grace_ns=cfg.feed.sequencer_grace_ms * NS_PER_MS,
+        )
 
         rest = (
             None

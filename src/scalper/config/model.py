@@ -64,6 +64,13 @@ class FeedConfig(Section):
         description="How long after its window the provider delivers a second or minute bar; live events are "
         "ordered by it as a replay orders them (the replay server delivers bars 2 s late).",
     )
+    sequencer_grace_ms: int = Field(
+        default=200,
+        ge=1,
+        le=60_000,
+        description="Wall time an event waits for the other socket before it goes to the engine anyway (a quiet "
+        "or stalled stream must not hold the engine back); an event of the late stream then counts as late.",
+    )
     spool_dir: Path | None = Field(default=None, description="Where batches wait while the DB is down.")
     spool_max_mb: int = Field(default=2048, ge=1, description="Refuse to spool beyond this (MiB).")
 
