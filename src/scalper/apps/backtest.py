@@ -23,12 +23,13 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import psycopg
+from rich.table import Table
 
 from scalper.adapters.store import connect
 from scalper.adapters.store.feature_history import warm_up
@@ -37,6 +38,8 @@ from scalper.adapters.store.orders import write_run
 from scalper.adapters.store.readers import read_seconds_merged
 from scalper.apps.live_policy import LivePolicy
 from scalper.apps.run import daily_sigma
+from scalper.backtest.segments import Excursion, by_segment, excursion, time_of_day
+from scalper.backtest.trades import RoundTrip, round_trips
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.config.model import Config
 from scalper.core.clock import ReplayClock
@@ -65,6 +68,9 @@ class BacktestReport:
     trader: Trader
     journal: StoreJournal
     seconds: float
+    trips: list[RoundTrip]
+    still_open: int
+    excursions: dict[str, Excursion]
 
 
 def sessions_between(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -175,6 +181,7 @@ def run_backtest(
         namespace=run_id,
     )
     trader.broker_connected(0)  # as `scalper run` on a new run: connected before any event
+    excursions: dict[str, Excursion] = {}
     events = warmed = 0
     ready = False
     try:
@@ -193,6 +200,7 @@ def run_backtest(
                     trader.daily_sigma[proxy] = value or config.broker.default_daily_sigma
                 for event in batch:
                     trader.on_event(event)
+                _measure_excursions(trader, batch, excursions)
                 events += len(batch)
                 if progress is not None:
                     progress(day, len(batch), n + 1)
@@ -202,6 +210,7 @@ def run_backtest(
         journal.close()
     if not journal.healthy:
         raise StoreError(f"backtest {run_id}: {journal.waiting} records could not be stored: {journal.last_error}")
+    trips, still_open = round_trips(trader.book.orders(), trader.book.fills())
     return BacktestReport(
         run_id=run_id,
         sessions=sessions,
@@ -210,4 +219,86 @@ def run_backtest(
         trader=trader,
         journal=journal,
         seconds=time.perf_counter() - started,
+        trips=trips,
+        still_open=still_open,
+        excursions=excursions,
     )
+
+
+def _measure_excursions(trader: Trader, batch: Sequence[SecondAgg], out: dict[str, Excursion]) -> None:
+    """MAE/MFE of the trades of this session (entered since its first event), from its bars."""
+    first = batch[0].ts_event
+    orders = [o for o in trader.book.orders() if o.request.signal_id is not None and o.request.ts_created >= first]
+    if not orders:
+        return
+    trips, _ = round_trips(orders, trader.book.fills())
+    bars: dict[str, tuple[Any, Any, Any]] = {}
+    for symbol in {t.symbol for t in trips}:
+        mine = [e for e in batch if e.symbol == symbol]
+        bars[symbol] = (
+            np.array([e.ts_event for e in mine], dtype=np.int64),
+            np.array([e.high for e in mine]),
+            np.array([e.low for e in mine]),
+        )
+    for trip in trips:
+        out[trip.signal_id] = excursion(trip, *bars[trip.symbol])
+
+
+def regime_labels(conn: psycopg.Connection[Any], indices: Sequence[str]) -> dict[tuple[str, dt.date], str]:
+    """(index, session) → the stored daily label (``regimes``, kind ``label``; the latest model's)."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (symbol, session_date) symbol, session_date, label FROM regimes "
+        "WHERE kind = 'label' AND symbol = ANY(%s) AND label IS NOT NULL "
+        "ORDER BY symbol, session_date, computed_at DESC",
+        (list(indices),),
+    ).fetchall()
+    return {(str(symbol), day): str(label) for symbol, day, label in rows}
+
+
+def segment_tables(report: BacktestReport, labels: Mapping[tuple[str, dt.date], str]) -> list[Table]:
+    """Per play, per regime of the day and per time of day: the segments' statistics as tables."""
+    if not report.trips:
+        return []
+    index_of = {name: play.index for name, play in report.trader.plays.items()}
+
+    def regime(trip: RoundTrip) -> str:
+        return labels.get((index_of.get(trip.play, ""), trip.day), "unlabelled")
+
+    keys: list[tuple[str, Callable[[RoundTrip], str]]] = [
+        ("play", lambda t: t.play),
+        ("regime of the day", regime),
+        ("time of day (New York)", time_of_day),
+    ]
+    tables = []
+    for title, key in keys:
+        table = Table(
+            title,
+            "trades",
+            "win",
+            "expectancy $ [95% CI]",
+            "total $",
+            "median pnl",
+            "hold s",
+            "slip ¢",
+            "MAE/MFE $",
+            "max DD $",
+            title=f"by {title}",
+        )
+        for seg in by_segment(report.trips, key, excursions=report.excursions):
+            ci = "" if seg.ci is None else f" [{seg.ci.low:+.2f}, {seg.ci.high:+.2f}]"
+            slip = "—" if seg.slippage_mean is None else f"{100 * seg.slippage_mean:.2f}"
+            marks = "—" if seg.mae_mean is None or seg.mfe_mean is None else f"{seg.mae_mean:+.0f}/{seg.mfe_mean:+.0f}"
+            table.add_row(
+                seg.key,
+                str(seg.trades),
+                f"{seg.win_rate:.0%}",
+                f"{seg.expectancy:+.2f}{ci}",
+                f"{seg.total:+.2f}",
+                f"{seg.quantiles[2]:+.2f}",
+                f"{seg.holding_median_s:.0f}",
+                slip,
+                marks,
+                f"{seg.max_drawdown:.2f}",
+            )
+        tables.append(table)
+    return tables

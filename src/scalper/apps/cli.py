@@ -358,7 +358,7 @@ def backtest(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from scalper.adapters.store.migrations import migrate
-        from scalper.apps.backtest import run_backtest, sessions_between
+        from scalper.apps.backtest import regime_labels, run_backtest, segment_tables, sessions_between
         from scalper.apps.paper import trades_table
         from scalper.strategy.thresholds import load_thresholds
 
@@ -386,7 +386,10 @@ def backtest(
             report = run_backtest(
                 url, ctx.config, load_thresholds(), first=start, last=end, run_id=rid, plays=names, progress=step
             )
+            labels = regime_labels(conn, ctx.config.feed.index_symbols)
         console.print(trades_table(report.trader, report.run_id))
+        for segment_table in segment_tables(report, labels):
+            console.print(segment_table)
         table = Table("figure", "value", title=f"backtest {report.run_id}")
         table.add_row("sessions", f"{len(report.sessions)} ({report.sessions[0]} to {report.sessions[-1]})")
         table.add_row("events replayed", f"{report.events:,} ({report.events / report.seconds:,.0f}/s)")
@@ -397,6 +400,7 @@ def backtest(
             f"{sum(r.accepted for r in entries)} / {sum(not r.accepted for r in entries)}",
         )
         table.add_row("fills", f"{len(report.trader.book.fills())}")
+        table.add_row("closed trades / still open", f"{len(report.trips)} / {report.still_open}")
         table.add_row("stored as run", report.run_id)
         console.print(table)
 
