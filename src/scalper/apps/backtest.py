@@ -25,14 +25,16 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 from rich.table import Table
 
+from scalper.adapters.parquet_seconds import ParquetSeconds, day_bounds
 from scalper.adapters.store import connect
-from scalper.adapters.store.feature_history import warm_up
+from scalper.adapters.store.feature_history import SecondsReader, warm_up_with
 from scalper.adapters.store.journal import StoreJournal
 from scalper.adapters.store.orders import write_run
 from scalper.adapters.store.readers import read_seconds_merged
@@ -84,11 +86,10 @@ def sessions_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return [dt.datetime.fromtimestamp(int(ns) / 1e9, NEW_YORK).date() for ns in chosen]
 
 
-def session_events(conn: psycopg.Connection[Any], symbols: Sequence[str], day: dt.date) -> list[SecondAgg]:
-    """The stored seconds of ``symbols`` on New York date ``day``, in the live runner's order."""
-    start = datetime_to_ns(dt.datetime.combine(day, dt.time(0), NEW_YORK))
-    end = datetime_to_ns(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), NEW_YORK))
-    cols = read_seconds_merged(conn, symbols, start, end)  # by (ts, position in symbols): the replay order
+def session_events(read: SecondsReader, symbols: Sequence[str], day: dt.date) -> list[SecondAgg]:
+    """The recorded seconds of ``symbols`` on New York date ``day``, in the live runner's order."""
+    start, end = day_bounds(day)
+    cols = read(symbols, start, end)  # by (ts, position in symbols): the replay order
     ts = cols["ts_ns"].astype(np.int64)
     sym = cols["symbol_id"]
     o, h, lo, c, v, w = (cols[k].tolist() for k in ("open", "high", "low", "close", "volume", "vwap"))
@@ -126,6 +127,7 @@ def run_backtest(
     run_id: str,
     plays: Sequence[str] | None = None,
     progress: Progress | None = None,
+    parquet: Path | None = None,
 ) -> BacktestReport:
     """Replay the stored sessions ``first``..``last`` through the engine; store the run as ``run_id``."""
     started = time.perf_counter()
@@ -186,14 +188,17 @@ def run_backtest(
     ready = False
     try:
         with connect_db() as conn:
+            read: SecondsReader = functools.partial(read_seconds_merged, conn)
+            if parquet is not None:
+                read = ParquetSeconds(parquet).read
             for n, day in enumerate(sessions):
-                batch = session_events(conn, symbols, day)
+                batch = session_events(read, symbols, day)
                 if not batch:
                     log.warning("backtest: no stored seconds on %s", day)
                     continue
                 known = batch[0].ts_end
                 if not ready:  # as a live start before this session's first event
-                    warmed = warm_up(engine, conn, now_ns=known, sessions=config.features.seed_sessions)
+                    warmed = warm_up_with(engine, read, now_ns=known, sessions=config.features.seed_sessions)
                     ready = True
                 for proxy in sigma:
                     value = daily_sigma(conn, proxy, known)

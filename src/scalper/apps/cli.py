@@ -343,6 +343,10 @@ def backtest(
     run_id: Annotated[
         str | None, typer.Option(help="Id to store the run under (default: backtest-FROM-TO-TIME); must be new.")
     ] = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(help="Read the seconds from this `scalper export` folder instead of the database."),
+    ] = None,
 ) -> None:
     """Replay the stored one-second data through the trading engine and the simulated broker.
 
@@ -384,7 +388,15 @@ def backtest(
                 bar.update(task, completed=done, description=f"{day} ({events:,} events)")
 
             report = run_backtest(
-                url, ctx.config, load_thresholds(), first=start, last=end, run_id=rid, plays=names, progress=step
+                url,
+                ctx.config,
+                load_thresholds(),
+                first=start,
+                last=end,
+                run_id=rid,
+                plays=names,
+                progress=step,
+                parquet=parquet,
             )
             labels = regime_labels(conn, ctx.config.feed.index_symbols)
         console.print(trades_table(report.trader, report.run_id))
@@ -403,6 +415,35 @@ def backtest(
         table.add_row("closed trades / still open", f"{len(report.trips)} / {report.still_open}")
         table.add_row("stored as run", report.run_id)
         console.print(table)
+
+    _run(body)
+
+
+@app.command("export")
+def export(
+    first: Annotated[str, typer.Option("--from", help="First session (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last session (YYYY-MM-DD), inclusive.")],
+    out: Annotated[Path, typer.Option(help="Folder to write OUT/agg_1s/YYYY-MM-DD.parquet into.")],
+) -> None:
+    """Export the stored one-second aggregates of the configured symbols as Parquet, one file a day.
+
+    `scalper backtest --parquet OUT` replays them (include the sessions before --from that the
+    features warm up on: features.seed_sessions).
+    """
+
+    def body() -> None:
+        from scalper.adapters.parquet_seconds import export_seconds
+        from scalper.apps.backtest import sessions_between
+
+        start, end = parse_date("--from", first), parse_date("--to", last)
+        ctx = _context()
+        symbols = [*ctx.config.feed.index_symbols, *ctx.config.feed.proxy_symbols]
+        with ctx.database() as (_, conn):
+            written = export_seconds(conn, symbols, sessions_between(start, end), out)
+        table = Table("session", "seconds", "file", title=f"exported to {out}")
+        for item in written:
+            table.add_row(str(item.day), f"{item.rows:,}", str(item.path))
+        console.print(table if written else f"no stored seconds between {start} and {end}")
 
     _run(body)
 

@@ -7,20 +7,28 @@ ranges, cumulative delta, relative volume) are those of an engine that ran all a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from scalper.adapters.store.readers import read_seconds_merged
+from scalper.adapters.store.readers import Columns, read_seconds_merged
 from scalper.core.events import SECOND_NS
 from scalper.features.engine import EventArrays, FeatureEngine
+
+#: (symbols, start_ns, end_ns) → their seconds merged (``read_seconds_merged``'s columns)
+SecondsReader = Callable[[Sequence[str], int, int], Columns]
 
 
 def stored_seconds(conn: psycopg.Connection[Any], symbols: Sequence[str], start_ns: int, end_ns: int) -> EventArrays:
     """Every stored second of ``symbols`` starting in [start_ns, end_ns), in the order they become known."""
-    cols = read_seconds_merged(conn, symbols, start_ns, end_ns)
+    return seconds_events(read_seconds_merged(conn, symbols, start_ns, end_ns))
+
+
+def seconds_events(cols: Columns) -> EventArrays:
+    """Merged seconds columns as feature-engine events, in the order they become known."""
     events = EventArrays.seconds(
         cols["symbol_id"].astype(np.int64),
         cols["ts_ns"],
@@ -46,8 +54,13 @@ def warm_up(engine: FeatureEngine, conn: psycopg.Connection[Any], *, now_ns: int
 
     The last second replayed starts before ``now_ns − 1 s``, i.e. it had ended by ``now_ns``.
     """
+    return warm_up_with(engine, functools.partial(read_seconds_merged, conn), now_ns=now_ns, sessions=sessions)
+
+
+def warm_up_with(engine: FeatureEngine, read: SecondsReader, *, now_ns: int, sessions: int) -> int:
+    """:func:`warm_up` from any source of seconds (the database, exported Parquet files)."""
     start = warm_up_start(engine, now_ns, sessions)
     end = now_ns - SECOND_NS + 1_000  # seconds starting at or before now − 1 s (the store keeps microseconds)
-    events = stored_seconds(conn, engine.symbols, start, end)
+    events = seconds_events(read(engine.symbols, start, end))
     status, _ = engine.replay(events)
     return int(np.count_nonzero(status == 0))
