@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from numpy.typing import NDArray
 from rich.table import Table
 
 from scalper.adapters.parquet_seconds import ParquetSeconds, day_bounds
@@ -40,6 +41,7 @@ from scalper.adapters.store.orders import write_run
 from scalper.adapters.store.readers import read_seconds_merged
 from scalper.apps.live_policy import LivePolicy
 from scalper.apps.run import daily_sigma
+from scalper.backtest.report import ReportData, ReportPaths, write_report
 from scalper.backtest.segments import Excursion, by_segment, excursion, time_of_day
 from scalper.backtest.trades import RoundTrip, round_trips
 from scalper.brokers.sim import SimBroker, SimConfig
@@ -73,6 +75,9 @@ class BacktestReport:
     trips: list[RoundTrip]
     still_open: int
     excursions: dict[str, Excursion]
+    #: (times, closes) of the chart symbol on the chart days, for the report
+    prices: dict[dt.date, tuple[NDArray[np.int64], NDArray[np.float64]]]
+    chart_symbol: str
 
 
 def sessions_between(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -128,6 +133,7 @@ def run_backtest(
     plays: Sequence[str] | None = None,
     progress: Progress | None = None,
     parquet: Path | None = None,
+    chart_days: int = 3,
 ) -> BacktestReport:
     """Replay the stored sessions ``first``..``last`` through the engine; store the run as ``run_id``."""
     started = time.perf_counter()
@@ -184,6 +190,9 @@ def run_backtest(
     )
     trader.broker_connected(0)  # as `scalper run` on a new run: connected before any event
     excursions: dict[str, Excursion] = {}
+    prices: dict[dt.date, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+    chart = config.feed.proxy_symbols[0]
+    charted = set(sessions[-chart_days:]) if chart_days > 0 else set()
     events = warmed = 0
     ready = False
     try:
@@ -206,6 +215,9 @@ def run_backtest(
                 for event in batch:
                     trader.on_event(event)
                 _measure_excursions(trader, batch, excursions)
+                if day in charted:
+                    mine = [e for e in batch if e.symbol == chart]
+                    prices[day] = (np.array([e.ts_end for e in mine], np.int64), np.array([e.close for e in mine]))
                 events += len(batch)
                 if progress is not None:
                     progress(day, len(batch), n + 1)
@@ -227,6 +239,8 @@ def run_backtest(
         trips=trips,
         still_open=still_open,
         excursions=excursions,
+        prices=prices,
+        chart_symbol=chart,
     )
 
 
@@ -258,6 +272,25 @@ def regime_labels(conn: psycopg.Connection[Any], indices: Sequence[str]) -> dict
         (list(indices),),
     ).fetchall()
     return {(str(symbol), day): str(label) for symbol, day, label in rows}
+
+
+def write_backtest_report(
+    report: BacktestReport, labels: Mapping[tuple[str, dt.date], str], out_dir: Path, *, equity: float
+) -> ReportPaths:
+    """The run's HTML report, trades.csv and summary.json in ``out_dir``; regime shading from the
+    first index's daily labels."""
+    index = next(iter(p.index for p in report.trader.plays.values()), "")
+    regimes = {day: label for (symbol, day), label in labels.items() if symbol == index}
+    data = ReportData(
+        run_id=report.run_id,
+        trips=report.trips,
+        prices=report.prices,
+        regimes=regimes,
+        equity_start=equity,
+        title=f"backtest {report.run_id}: {report.sessions[0]} to {report.sessions[-1]}",
+        chart_symbol=report.chart_symbol,
+    )
+    return write_report(data, out_dir)
 
 
 def segment_tables(report: BacktestReport, labels: Mapping[tuple[str, dt.date], str]) -> list[Table]:

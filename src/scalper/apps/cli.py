@@ -347,6 +347,10 @@ def backtest(
         Path | None,
         typer.Option(help="Read the seconds from this `scalper export` folder instead of the database."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.html, trades.csv and summary.json (default: reports/RUN_ID)."),
+    ] = None,
 ) -> None:
     """Replay the stored one-second data through the trading engine and the simulated broker.
 
@@ -362,7 +366,13 @@ def backtest(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from scalper.adapters.store.migrations import migrate
-        from scalper.apps.backtest import regime_labels, run_backtest, segment_tables, sessions_between
+        from scalper.apps.backtest import (
+            regime_labels,
+            run_backtest,
+            segment_tables,
+            sessions_between,
+            write_backtest_report,
+        )
         from scalper.apps.paper import trades_table
         from scalper.strategy.thresholds import load_thresholds
 
@@ -387,7 +397,7 @@ def backtest(
             def step(day: dt.date, events: int, done: int) -> None:
                 bar.update(task, completed=done, description=f"{day} ({events:,} events)")
 
-            report = run_backtest(
+            result = run_backtest(
                 url,
                 ctx.config,
                 load_thresholds(),
@@ -399,21 +409,26 @@ def backtest(
                 parquet=parquet,
             )
             labels = regime_labels(conn, ctx.config.feed.index_symbols)
-        console.print(trades_table(report.trader, report.run_id))
-        for segment_table in segment_tables(report, labels):
+        paths = write_backtest_report(
+            result, labels, report or Path("reports") / result.run_id, equity=ctx.config.broker.paper_equity
+        )
+        console.print(trades_table(result.trader, result.run_id))
+        for segment_table in segment_tables(result, labels):
             console.print(segment_table)
-        table = Table("figure", "value", title=f"backtest {report.run_id}")
-        table.add_row("sessions", f"{len(report.sessions)} ({report.sessions[0]} to {report.sessions[-1]})")
-        table.add_row("events replayed", f"{report.events:,} ({report.events / report.seconds:,.0f}/s)")
-        table.add_row("stored events warmed up on", f"{report.warmed_up:,}")
-        entries = [r for r in report.trader.signals if r.kind == "enter"]
+        table = Table("figure", "value", title=f"backtest {result.run_id}")
+        table.add_row("sessions", f"{len(result.sessions)} ({result.sessions[0]} to {result.sessions[-1]})")
+        table.add_row("events replayed", f"{result.events:,} ({result.events / result.seconds:,.0f}/s)")
+        table.add_row("stored events warmed up on", f"{result.warmed_up:,}")
+        entries = [r for r in result.trader.signals if r.kind == "enter"]
         table.add_row(
             "entry signals (taken / refused)",
             f"{sum(r.accepted for r in entries)} / {sum(not r.accepted for r in entries)}",
         )
-        table.add_row("fills", f"{len(report.trader.book.fills())}")
-        table.add_row("closed trades / still open", f"{len(report.trips)} / {report.still_open}")
-        table.add_row("stored as run", report.run_id)
+        table.add_row("fills", f"{len(result.trader.book.fills())}")
+        table.add_row("closed trades / still open", f"{len(result.trips)} / {result.still_open}")
+        table.add_row("stored as run", result.run_id)
+        table.add_row("report", str(paths.html.resolve()))
+        table.add_row("trades, summary", f"{paths.trades_csv}, {paths.summary_json}")
         console.print(table)
 
     _run(body)

@@ -100,6 +100,8 @@ class ReportData:
     regimes: Mapping[dt.date, str]
     equity_start: float
     title: str
+    #: the symbol of ``prices``: only its trades are marked on the day charts (None: every trade)
+    chart_symbol: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -314,7 +316,7 @@ def day_figure(day: dt.date, ts_ns: NDArray[Any], close: NDArray[Any], data: Rep
     fig = go.Figure(
         go.Scatter(x=ny_times(ts), y=price, mode="lines", name="price", line={"color": "#1f77b4", "width": 1})
     )
-    trips = [t for t in data.trips if t.day == day]
+    trips = [t for t in data.trips if t.day == day and data.chart_symbol in (None, t.symbol)]
     for kind in ("entry", "exit"):
         at = np.array([t.entry_ts if kind == "entry" else t.exit_ts for t in trips], dtype=np.int64)
         fill = [t.entry_price if kind == "entry" else t.exit_price for t in trips]
@@ -341,6 +343,8 @@ def day_figure(day: dt.date, ts_ns: NDArray[Any], close: NDArray[Any], data: Rep
         )
     regime = data.regimes.get(day)
     title = f"{day.isoformat()}: {len(trips)} trade{'s' if len(trips) != 1 else ''}" + (f", {regime}" if regime else "")
+    if data.chart_symbol is not None:
+        title = f"{data.chart_symbol} {title}"
     fig.update_layout(title=title, height=460, xaxis_title="time (New York)", yaxis_title="price", hovermode="closest")
     return fig
 

@@ -236,3 +236,14 @@ def test_json_has_no_nan(tmp_path: Path) -> None:
     summary = json.loads(text)
     assert summary["total"]["psr_daily"] is None
     assert summary["total"]["expectancy_ci"]["days"] == 1
+
+
+def test_a_chart_symbol_marks_only_its_own_trades() -> None:
+    from dataclasses import replace
+
+    mixed = [replace(t, symbol="QQQ") if i % 2 else t for i, t in enumerate(trips())]
+    fig = build_figures(replace(data(mixed), chart_symbol="SPY"))["chart-day-2025-09-16"]
+    _, entries, _ = fig.data
+    spy_that_day = [t for t in mixed if t.day == day(1) and t.symbol == "SPY"]
+    assert 0 < len(entries.x) == len(spy_that_day) < len([t for t in mixed if t.day == day(1)])
+    assert fig.layout.title.text.startswith("SPY 2025-09-16")
