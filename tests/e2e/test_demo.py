@@ -35,6 +35,10 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     trades = re.findall(r"│ 2025-09-16 \d\d:\d\d:\d\d │ (?:SPX|NDX)_\w+\s*│ (?:long|short)", out.stdout)
     assert len(trades) >= 1, out.stdout[-4000:]
     assert "closed trades' PnL after costs" in out.stdout and "event-to-decision (index bars)" in out.stdout
+    # then a backtest of that session from the recorded seconds, and its HTML report
+    assert "by play" in out.stdout and "by time of day" in out.stdout
+    (report,) = re.findall(r"backtest report: (\S+report\.html)", out.stdout)
+    assert Path(report).is_file() and Path(report).stat().st_size > 1_000_000
 
 
 def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:

@@ -38,6 +38,7 @@ from scalper.adapters.store.tables import (
     TableSpec,
 )
 from scalper.adapters.store.writer import BulkWriter
+from scalper.apps.backtest import BacktestReport, regime_labels, run_backtest, segment_tables, write_backtest_report
 from scalper.apps.context import AppContext
 from scalper.apps.demo_capture import CaptureReport, run_capture
 from scalper.apps.demo_policy import PolicyReport, policy_table, run_policy_step
@@ -47,7 +48,9 @@ from scalper.apps.paper import SESSION as PAPER_SESSION
 from scalper.apps.paper import paper_session, trades_table
 from scalper.apps.regime import print_scores, regime_demo
 from scalper.apps.run import RunReport
+from scalper.backtest.report import ReportPaths
 from scalper.regime.service import DEFAULT_CHECKPOINTS, DEFAULT_SYMBOLS, ReportResult, Score, Settings, run_score
+from scalper.strategy.thresholds import load_thresholds
 from scalper.synthetic import columns
 from scalper.synthetic.flatfiles import DATASETS, write_dataset
 from scalper.synthetic.market import MarketDay, generate_market_days
@@ -89,6 +92,9 @@ class DemoReport:
     policy: PolicyReport | None = None
     capture_day: dt.date | None = None
     paper: RunReport | None = None
+    backtest: BacktestReport | None = None
+    backtest_tables: list[Table] = field(default_factory=list)
+    report_paths: ReportPaths | None = None
 
 
 @contextlib.contextmanager
@@ -133,7 +139,13 @@ def _backfill(url: str, conn: Any, files: Path, days: list[dt.date]) -> list[Fil
 
 
 def run_demo(
-    ctx: AppContext, console: Console, *, start: dt.date = DEFAULT_START, sessions: int = 3, seed: int = 7
+    ctx: AppContext,
+    console: Console,
+    *,
+    start: dt.date = DEFAULT_START,
+    sessions: int = 3,
+    seed: int = 7,
+    report_dir: Path = Path("reports"),
 ) -> DemoReport:
     """Run the demo; prints progress and tables to ``console``."""
     report = DemoReport()
@@ -182,6 +194,17 @@ def run_demo(
         ):
             run_id = f"demo-paper-{time.strftime('%Y%m%dT%H%M%S')}"  # a new paper run each time
             report.paper = paper_session(url, Path(tmp), seconds=PAPER_SECONDS, speed=PAPER_SPEED, run_id=run_id)
+        with _step(report, console, f"a backtest of {PAPER_SESSION} from the recorded seconds, and its report"):
+            run_id = f"demo-backtest-{time.strftime('%Y%m%dT%H%M%S')}"
+            backtest = run_backtest(
+                url, ctx.config, load_thresholds(), first=PAPER_SESSION, last=PAPER_SESSION, run_id=run_id
+            )
+            labels = regime_labels(conn, ctx.config.feed.index_symbols)
+            report.backtest = backtest
+            report.backtest_tables = segment_tables(backtest, labels)
+            report.report_paths = write_backtest_report(
+                backtest, labels, report_dir / run_id, equity=ctx.config.broker.paper_equity
+            )
         for spec in (*_STORED_TABLES, *(s for s, _ in _OPTION_TABLES)):
             row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()  # names from our own specs
             report.stored[spec.name] = int(row[0]) if row else 0
@@ -263,6 +286,16 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
         if report.paper.trading is not None:
             console.print(trades_table(report.paper.trading.trader, report.paper.run_id))
         console.print(run_summary(report.paper))
+    if report.backtest is not None:
+        b = report.backtest
+        console.print(
+            f"backtest {b.run_id}: {b.events:,} recorded events, {len(b.trips)} closed trades "
+            f"(the paper run's entries: {sum(1 for r in b.trader.signals if r.kind == 'enter' and r.accepted)})",
+            highlight=False,
+        )
+        console.print(*report.backtest_tables)
+    if report.report_paths is not None:
+        console.print(f"backtest report: {report.report_paths.html.resolve()}", highlight=False)
     console.print(timings)
     console.print(f"database: {redact_url(url)}", highlight=False)
 
