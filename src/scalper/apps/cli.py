@@ -37,7 +37,9 @@ come only from the environment or *_FILE secret files. See docs/CONFIGURATION.md
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database: apply migrations, show schema status.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration: show the effective settings (secrets redacted).", no_args_is_help=True)
+thresholds_app = typer.Typer(help="Thresholds: apply a tune's proposal as a new version.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(thresholds_app, name="thresholds")
 app.add_typer(config_app, name="config")
 app.add_typer(regime_app, name="regime")
 app.add_typer(features_app, name="features")
@@ -459,6 +461,99 @@ def export(
         for item in written:
             table.add_row(str(item.day), f"{item.rows:,}", str(item.path))
         console.print(table if written else f"no stored seconds between {start} and {end}")
+
+    _run(body)
+
+
+@app.command("tune")
+def tune(
+    first: Annotated[str, typer.Option("--from", help="First session (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last session (YYYY-MM-DD), inclusive.")],
+    grid: Annotated[
+        list[str], typer.Option(help="PLAY.key=v1,v2,... (repeatable): the values to try; every combination is run.")
+    ],
+    train: Annotated[int, typer.Option(help="Sessions a set is chosen on.", min=1)] = 20,
+    test: Annotated[int, typer.Option(help="Sessions the chosen set is then evaluated on.", min=1)] = 5,
+    anchored: Annotated[
+        bool, typer.Option(help="Train on every session since --from (else a rolling window).")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="The result file (default: tune-TIME.json).")] = None,
+) -> None:
+    """Walk-forward threshold iteration: backtest every combination of the grid, choose on each
+    training window, report only the following out-of-sample sessions, with the probability of
+    backtest overfitting and the deflated Sharpe ratio. `scalper thresholds apply FILE` then
+    writes the proposal (the set chosen on the last fold) as a new thresholds version.
+    """
+
+    def body() -> None:
+        import datetime as dt
+
+        from scalper.adapters.store.migrations import migrate
+        from scalper.apps.backtest import run_backtest, sessions_between
+        from scalper.apps.tune import parse_grid, run_tune
+        from scalper.strategy.thresholds import load_thresholds
+
+        start, end = parse_date("--from", first), parse_date("--to", last)
+        ctx = _context()
+        thresholds = load_thresholds()
+        axes = parse_grid(grid, thresholds)
+        plays = sorted({a.play for a in axes})
+        days = sessions_between(start, end)
+        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+        with ctx.database() as (url, conn):
+            migrate(conn)
+
+            def backtest(variant: Any, run_id: str) -> Any:
+                report = run_backtest(url, ctx.config, variant, first=start, last=end, run_id=run_id, plays=plays)
+                return report.trips
+
+            def step(done: int, total: int, label: str) -> None:
+                err_console.print(f"set {done}/{total} backtested: {label}", highlight=False)
+
+            result = run_tune(
+                backtest, thresholds, axes, days, train=train, test=test, anchored=anchored, stamp=stamp, progress=step
+            )
+        path = out or Path(f"tune-{stamp}.json")
+        path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        e = result["evidence"]
+        table = Table("fold", "train", "test", "chosen", title="walk-forward (out-of-sample only)")
+        for f in result["folds"]:
+            table.add_row(str(f["fold"]), " to ".join(f["train"]), " to ".join(f["test"]), f["label"])
+        console.print(table)
+        console.print(
+            f"out-of-sample: {e['oos_sessions']} sessions, total {e['oos_total_pnl']:+.2f} $, "
+            f"deflated Sharpe {e.get('oos_deflated_sharpe')}, PBO {e.get('pbo')} over {len(result['sets'])} sets; "
+            f"proposal: {result['sets'][result['proposal']]['label']}\nresult: {path}",
+            highlight=False,
+        )
+
+    _run(body)
+
+
+@thresholds_app.command("apply")
+def thresholds_apply(
+    result_file: Annotated[Path, typer.Argument(help="A `scalper tune` result file.")],
+    thresholds: Annotated[
+        Path | None, typer.Option(help="The thresholds file to update (default: the packaged one).")
+    ] = None,
+    progress: Annotated[Path, typer.Option(help="The progress log to append the entry to.")] = Path("docs/PROGRESS.md"),
+) -> None:
+    """Write a tune's proposal into the thresholds file as a new version, and record the change
+    (old → new values, the out-of-sample evidence) in the progress log."""
+
+    def body() -> None:
+        import datetime as dt
+
+        import scalper.strategy
+        from scalper.apps.tune import apply_result
+
+        try:
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"tune result {result_file}: cannot be read: {exc}") from None
+        path = thresholds or Path(scalper.strategy.__file__).parent / "thresholds.toml"
+        old, new = apply_result(result, path, progress, dt.datetime.now(dt.UTC).date())
+        console.print(f"thresholds {old} → {new} written to {path}; entry added to {progress}", highlight=False)
 
     _run(body)
 
