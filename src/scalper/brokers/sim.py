@@ -314,6 +314,7 @@ class SimBroker:
         self._timer_n = 0
         self._now = -1
         self._quoted: set[str] = set()
+        self._open: dict[str, dict[str, _Working]] = {}  # symbol → its open orders, by submission
         self._finest: dict[str, int] = {}  # symbol → finest resolution seen (0 tick, 1 second, 2 minute)
         self._last_used: dict[str, int] = {}  # symbol → price time of the last event used for fills
         #: events not used for fills because an event of the same symbol stamped later was already used
@@ -410,9 +411,10 @@ class SimBroker:
             cid, parent = order.request.client_order_id, order.request.parent_id
             seq = len(self._orders)
             broker_id = order.broker_order_id or f"{self._config.id_prefix}-{seq}"
-            self._orders[cid] = _Working(
-                seq=seq, order=order, broker_order_id=broker_id, parent=parent, fills=counts.get(cid, 0)
-            )
+            w = _Working(seq=seq, order=order, broker_order_id=broker_id, parent=parent, fills=counts.get(cid, 0))
+            self._orders[cid] = w
+            if order.is_open:
+                self._open.setdefault(order.request.symbol, {})[cid] = w
             if parent is not None:
                 self._children.setdefault(parent, []).append(cid)
         missing = sorted(p for p in self._children if p not in self._orders)
@@ -483,7 +485,7 @@ class SimBroker:
         tick = self._tick(event)
         if tick is None:
             return
-        working = [w for w in self._orders.values() if self._usable(w, ts) and w.request.symbol == symbol]
+        working = [w for w in self._open.get(symbol, {}).values() if self._usable(w, ts)]
         for w in working:
             if self._usable(w, ts):
                 self._evaluate(w, tick)
@@ -517,9 +519,9 @@ class SimBroker:
     def _register(self, request: OrderRequest, parent: str | None) -> None:
         seq = len(self._orders)
         order = Order(request=request, status=OrderStatus.NEW, ts_updated=request.ts_created)
-        self._orders[request.client_order_id] = _Working(
-            seq=seq, order=order, broker_order_id=f"{self._config.id_prefix}-{seq}", parent=parent
-        )
+        w = _Working(seq=seq, order=order, broker_order_id=f"{self._config.id_prefix}-{seq}", parent=parent)
+        self._orders[request.client_order_id] = w
+        self._open.setdefault(request.symbol, {})[request.client_order_id] = w
 
     def _push(self, ts: int, kind: TimerKind, cid: str, other: str | None = None) -> None:
         heapq.heappush(self._timers, _Timer(ts, self._timer_n, kind, cid, other))
@@ -807,6 +809,8 @@ class SimBroker:
             changed = state.apply_status(w.order, update)
             if changed is not None:
                 w.order = changed
+        if not w.order.is_open:
+            self._open.get(w.request.symbol, {}).pop(w.request.client_order_id, None)
         self._updates.append(update)
         for listener in self._listeners:
             listener(update)

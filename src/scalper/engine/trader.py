@@ -364,7 +364,7 @@ class Trader:
     def _decide(self, play: Play[Any], now: int) -> None:
         level = self.level_of(play.name, now)
         intent = play.on_snapshot(
-            now, self.features.latest_dict(play.index), self.features.latest_dict(play.proxy), level
+            now, self.features.latest_view(play.index), self.features.latest_view(play.proxy), level
         )
         if intent is None:
             skip = play.last_skip
@@ -592,7 +592,7 @@ class Trader:
                 continue
             if any(self.book.order(c).is_open for c in trade.exits):
                 continue
-            atr = self.features.latest_dict(trade.symbol).get("atr_1m")
+            atr = self.features.latest_view(trade.symbol).get("atr_1m")
             usable = isinstance(atr, float) and math.isfinite(atr) and atr > 0.0
             step = trail.update(price=bar.close, high=bar.high, low=bar.low, atr=atr if usable else None)
             trade.trail = step.state

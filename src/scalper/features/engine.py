@@ -27,7 +27,7 @@ from scalper.core.events import SECOND_NS
 from scalper.features import kernel as K
 from scalper.features import layout as L
 from scalper.features.params import FeatureParams
-from scalper.features.snapshot import FIELDS, N_FIELDS
+from scalper.features.snapshot import FIELDS, N_FIELDS, SnapshotView
 from scalper.marketdata.calendar import session_table
 
 DEFAULT_PAIRS: Final = {"I:SPX": "SPY", "I:NDX": "QQQ"}
@@ -270,3 +270,8 @@ class FeatureEngine:
         """The latest snapshot as {field: value}, ``None`` where not ready."""
         row = self.latest(symbol)
         return {name: (float(v) if v == v else None) for name, v in zip(FIELDS, row, strict=True)}
+
+    def latest_view(self, symbol: str) -> SnapshotView:
+        """The latest snapshot as a read-only mapping like :meth:`latest_dict` (equal to it), over a
+        copy of the row: O(1) to make, a field read only when asked for (the decision path)."""
+        return SnapshotView(self.snapshots[self.codes[symbol]].copy())

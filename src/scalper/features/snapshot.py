@@ -10,7 +10,13 @@ minute close); ``delta_method`` 0 = none, 1 = bulk volume classification, 2 = Le
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scalper.core.errors import InvariantError
 
 FIELDS: Final = (
     "close",
@@ -153,3 +159,31 @@ FIELDS: Final = (
 N_FIELDS: Final = len(FIELDS)
 INDEX: Final = {name: i for i, name in enumerate(FIELDS)}
 READY_FIELDS: Final = ("vwap", "ema_1m", "atr_1m", "aligned")  # what `ready` in the features table means
+
+
+class SnapshotView(Mapping[str, "float | None"]):
+    """A snapshot row read as ``{field: value}`` (``None`` where not ready, i.e. NaN)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: NDArray[np.float64]) -> None:
+        if row.shape != (len(FIELDS),):
+            raise InvariantError(f"snapshot view: expected a row of {len(FIELDS)} fields, was shape {row.shape}")
+        self._row = row
+
+    def __getitem__(self, key: str) -> float | None:
+        v = float(self._row[INDEX[key]])
+        return None if v != v else v
+
+    def get(self, key: str, default: object = None) -> Any:
+        i = INDEX.get(key)
+        if i is None:
+            return default
+        v = float(self._row[i])
+        return None if v != v else v
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FIELDS)
+
+    def __len__(self) -> int:
+        return len(FIELDS)

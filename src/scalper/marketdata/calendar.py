@@ -50,6 +50,30 @@ def session_at(ts_ns: int) -> tuple[int, int] | None:
     return int(opens[i]), int(closes[i])
 
 
+class SessionCursor:
+    """:func:`session_at` for a clock that mostly moves forward: the answer holds for a whole interval
+    (a session, or the gap between two), so consecutive times in it cost one comparison."""
+
+    __slots__ = ("_hi", "_lo", "_value")
+
+    def __init__(self) -> None:
+        self._lo, self._hi = 1, 0  # an empty interval: the first call computes
+        self._value: tuple[int, int] | None = None
+
+    def at(self, ts_ns: int) -> tuple[int, int] | None:
+        if self._lo <= ts_ns < self._hi:
+            return self._value
+        opens, closes = _session_bounds()
+        i = int(np.searchsorted(opens, ts_ns, side="right")) - 1
+        if i >= 0 and ts_ns < int(closes[i]):
+            self._lo, self._hi, self._value = int(opens[i]), int(closes[i]), (int(opens[i]), int(closes[i]))
+        else:
+            self._lo = int(closes[i]) if i >= 0 else -(2**63)
+            self._hi = int(opens[i + 1]) if i + 1 < len(opens) else 2**63 - 1
+            self._value = None
+        return self._value
+
+
 def session_table() -> np.ndarray[Any, np.dtype[np.int64]]:
     """Every session the calendar knows as an ``(n, 2)`` int64 array of (open_ns, close_ns), sorted."""
     opens, closes = _session_bounds()

@@ -34,7 +34,7 @@ import numpy as np
 
 from scalper.core.errors import InvariantError
 from scalper.core.timeutil import NEW_YORK, NS_PER_S, ns_to_datetime
-from scalper.marketdata.calendar import session_at, session_table
+from scalper.marketdata.calendar import SessionCursor, session_table
 from scalper.risk._validate import finite, positive
 from scalper.strategy.policy import LEVELS, Reason
 from scalper.strategy.thresholds import Level, LimitThresholds
@@ -160,6 +160,7 @@ class KillSwitch:
         self._loss_limit = 0.0
         self.set_equity(equity)
         self._opens: np.ndarray[Any, np.dtype[np.int64]] = np.ascontiguousarray(session_table()[:, 0])
+        self._sessions = SessionCursor()
         self._now: int | None = None
         self._started: int | None = None
         self._session_open: int | None = None
@@ -239,7 +240,7 @@ class KillSwitch:
             raise InvariantError(f"policy level: expected one of {LEVELS}, was {level!r}")
         self.handle(ClockTick(ts=ts))
         blocks = [Reason(code="KILL_SWITCH", text=t.text, effect=t.code) for t in self._trips]
-        session = session_at(ts)
+        session = self._sessions.at(ts)
         if session is None:
             blocks.append(Reason(code="OUTSIDE_SESSION", text="outside the regular session", effect="no entry"))
         elif ts >= self._flatten_from(session[1]):
@@ -257,7 +258,7 @@ class KillSwitch:
         if self._trips:
             first = self._trips[0]
             return FlattenRequest(code="KILL_SWITCH", text=f"{first.code}: {first.text}", ts=ts)
-        session = session_at(ts)
+        session = self._sessions.at(ts)
         if session is not None and ts >= self._flatten_from(session[1]):
             return FlattenRequest(code="FLATTEN_BEFORE_CLOSE", text=_close_text(self._p, session[1]), ts=ts)
         return None
@@ -294,7 +295,7 @@ class KillSwitch:
             self._trip("DAILY_LOSS_LIMIT", f"day PnL {self.day_pnl:,.2f} <= -{self._loss_limit:,.2f}", ts)
         if len(self._orders) > p.max_orders_per_minute:
             self._trip("ORDER_RATE", f"{len(self._orders)} orders in 60 s > {p.max_orders_per_minute}", ts)
-        session = session_at(ts)
+        session = self._sessions.at(ts)
         if session is not None:
             since = max(self._last_data or 0, self._started or 0, session[0])
             if ts - since > p.stale_data_after_s * NS_PER_S:
