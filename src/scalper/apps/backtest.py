@@ -43,6 +43,7 @@ from scalper.apps.live_policy import LivePolicy
 from scalper.apps.run import daily_sigma
 from scalper.backtest.report import ReportData, ReportPaths, write_report
 from scalper.backtest.segments import Excursion, by_segment, excursion, time_of_day
+from scalper.backtest.stats import break_even_cents, daily_pnl, probabilistic_sharpe, slippage_sweep
 from scalper.backtest.trades import RoundTrip, round_trips
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.config.model import Config
@@ -325,7 +326,11 @@ def segment_tables(report: BacktestReport, labels: Mapping[tuple[str, dt.date], 
         for seg in by_segment(report.trips, key, excursions=report.excursions):
             ci = "" if seg.ci is None else f" [{seg.ci.low:+.2f}, {seg.ci.high:+.2f}]"
             slip = "—" if seg.slippage_mean is None else f"{100 * seg.slippage_mean:.2f}"
-            marks = "—" if seg.mae_mean is None or seg.mfe_mean is None else f"{seg.mae_mean:+.0f}/{seg.mfe_mean:+.0f}"
+            marks = (
+                "—"
+                if seg.mae_mean is None or seg.mfe_mean is None
+                else f"{round(seg.mae_mean):+d}/{round(seg.mfe_mean):+d}"
+            )
             table.add_row(
                 seg.key,
                 str(seg.trades),
@@ -340,3 +345,26 @@ def segment_tables(report: BacktestReport, labels: Mapping[tuple[str, dt.date], 
             )
         tables.append(table)
     return tables
+
+
+def evidence_table(report: BacktestReport) -> Table | None:
+    """Per play and in total: expectancy with more slippage (0–3 ¢ a share and side), the break-even
+    slippage, and the probabilistic Sharpe of the daily PnL (a single configuration: DSR = PSR)."""
+    if not report.trips:
+        return None
+    cents = (0.0, 1.0, 2.0, 3.0)
+    table = Table(
+        "set", *(f"+{c:g}¢ exp. $" for c in cents), "break-even ¢", "PSR (daily)", title="slippage sweep and evidence"
+    )
+    groups: dict[str, list[RoundTrip]] = {"all": list(report.trips)}
+    for trip in report.trips:
+        groups.setdefault(trip.play, []).append(trip)
+    for name, trips in groups.items():
+        sweep = slippage_sweep(trips, cents)
+        _, daily, _ = daily_pnl(trips)
+        try:
+            psr = f"{probabilistic_sharpe(daily):.2f}"
+        except DataError:
+            psr = "—"  # fewer than two days, or no variation
+        table.add_row(name, *(f"{p.expectancy:+.2f}" for p in sweep), f"{break_even_cents(trips):+.2f}", psr)
+    return table

@@ -369,6 +369,7 @@ def backtest(
 
         from scalper.adapters.store.migrations import migrate
         from scalper.apps.backtest import (
+            evidence_table,
             regime_labels,
             run_backtest,
             segment_tables,
@@ -417,6 +418,9 @@ def backtest(
         console.print(trades_table(result.trader, result.run_id))
         for segment_table in segment_tables(result, labels):
             console.print(segment_table)
+        evidence = evidence_table(result)
+        if evidence is not None:
+            console.print(evidence)
         table = Table("figure", "value", title=f"backtest {result.run_id}")
         table.add_row("sessions", f"{len(result.sessions)} ({result.sessions[0]} to {result.sessions[-1]})")
         table.add_row("events replayed", f"{result.events:,} ({result.events / result.seconds:,.0f}/s)")
