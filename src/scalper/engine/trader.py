@@ -339,18 +339,7 @@ class Trader:
         for trade in list(self._trades.values()):
             if trade.closing is not None:  # its close is decided, waiting for the bracket's cancels
                 continue
-            cid = self._close(trade, Leg.FLATTEN, now)
-            record = SignalRecord(
-                signal_id=trade.signal_id,
-                play=trade.play,
-                ts=now,
-                kind="flatten",
-                level=None,
-                accepted=True,
-                reasons=(Reason(code="FLATTEN", text=reason, effect="close"),),
-                client_order_ids=() if cid is None else (cid,),
-            )
-            self._record(record)
+            cid = self._close_recorded(trade, Leg.FLATTEN, Reason(code="FLATTEN", text=reason, effect="close"), now)
             if cid is not None:
                 sent.append(cid)
         return sent
@@ -523,20 +512,26 @@ class Trader:
                 )
             )
             return
-        cid = self._close(trade, Leg.EXIT, now)
+        self._close_recorded(trade, Leg.EXIT, reasons[0], now, timed=True)
+
+    def _close_recorded(self, trade: _Trade, leg: Leg, reason: Reason, now: int, *, timed: bool = False) -> str | None:
+        """Close ``trade`` (:meth:`_close`) and record the decision (kind ``flatten`` for a flatten,
+        else ``exit``); ``timed``: with the decision latency when an order went out."""
+        cid = self._close(trade, leg, now)
         self._record(
             SignalRecord(
                 signal_id=trade.signal_id,
-                play=play.name,
+                play=trade.play,
                 ts=now,
-                kind="exit",
+                kind="flatten" if leg is Leg.FLATTEN else "exit",
                 level=None,
                 accepted=True,
-                reasons=reasons,
+                reasons=(reason,),
                 client_order_ids=() if cid is None else (cid,),
-                latency_ns=None if cid is None else self._perf() - self._arrived_ns,
+                latency_ns=self._perf() - self._arrived_ns if timed and cid is not None else None,
             )
         )
+        return cid
 
     def _close(self, trade: _Trade, leg: Leg, now: int) -> str | None:
         """Cancel the trade's open entry/stop/target; once none is working, send a market order for
@@ -598,20 +593,8 @@ class Trader:
             trade.trail = step.state
             if not step.triggered:
                 continue
-            cid = self._close(trade, Leg.EXIT, now)
             text = f"close {bar.close:.2f} reached the trailing stop {step.state.stop:.2f}"
-            self._record(
-                SignalRecord(
-                    signal_id=trade.signal_id,
-                    play=trade.play,
-                    ts=now,
-                    kind="exit",
-                    level=None,
-                    accepted=True,
-                    reasons=(Reason(code="TRAIL_STOP", text=text, effect="exit"),),
-                    client_order_ids=() if cid is None else (cid,),
-                )
-            )
+            self._close_recorded(trade, Leg.EXIT, Reason(code="TRAIL_STOP", text=text, effect="exit"), now)
 
     def _maybe_flatten(self) -> None:
         if self._now is None:
