@@ -742,7 +742,9 @@ def _faults(items: list[str]) -> Any:
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features, gex or decision.")],
+    name: Annotated[
+        str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features, gex, decision or reference.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
     megabytes: Annotated[
@@ -750,7 +752,7 @@ def bench(
     ] = 2100,
     sessions: Annotated[
         int | None,
-        typer.Option(help="Synthetic sessions of one-second data (features: 10).", min=1),
+        typer.Option(help="Sessions of one-second data (features: 10 synthetic; reference: 43 reference days).", min=1),
     ] = None,
     seconds: Annotated[float, typer.Option(help="Wall seconds of the paper session (decision).", min=5)] = 60.0,
 ) -> None:
@@ -782,18 +784,29 @@ def bench(
     its own (synthetic history) against the replay server (own process, live timeline, 300x).
     Keys: name, events (index bars: the decisions), p50_us, p99_us, max_us (event taken by the
     engine to decision returned, orders recorded and sent included), signals, fills, engine_events.
+
+    reference: the reference workload (--sessions days of one-second bars, 43: 1,006,200 bars;
+    EMA(30)/EMA(120) cross, next-open fills, no costs) in scalper's engine (compiled strategy scan,
+    order book, simulated broker) and in backtrader in the same run (needs the development
+    extras). Keys: name, bars, events_per_s, fills, units, position, pnl, backtrader_events_per_s,
+    backtrader_fills, backtrader_pnl, ratio, agree, compile_s.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        names = ("writer", "feed", "flatfiles", "features", "gex", "decision")
+        names = ("writer", "feed", "flatfiles", "features", "gex", "decision", "reference")
         if name not in names:
             raise ConfigError(f"unknown benchmark {name!r}; expected one of: {', '.join(names)}")
         if name == "decision":
             from scalper.bench import decision
 
             _print_result(decision.run(seconds=seconds), as_json)
+            return
+        if name == "reference":
+            from scalper.bench import reference
+
+            _print_result(reference.run(days=sessions or 43), as_json)
             return
         if name == "gex":
             from scalper.bench import gex

@@ -186,8 +186,10 @@ FINRA_TAF_DEFAULT = TafSchedule(
 class SimConfig:
     """The simulator's fill, latency and cost model (dollars per share unless stated).
 
-    ``latency_ns``: decision → arrival at the broker (default 100 ms; realistic 50–300 ms; > 0 so
-    nothing fills at the decision instant). ``half_spread``: added to a last price for marketable
+    ``latency_ns``: decision → arrival at the broker (default 100 ms; realistic 50–300 ms). ``0``
+    only by explicit choice: a request arrives at its decision time, so a decision at a bar's close
+    fills at the open of the bar that starts then (the textbook "next bar's open" convention of
+    bar backtests and of the reference workload); never below 0. ``half_spread``: added to a last price for marketable
     orders when no quotes are known (default $0.005). ``slippage``: added against every marketable
     fill (default $0.001). ``commission_per_share``: default 0 (commission-free brokers; up to about
     $0.0035 elsewhere). ``max_fill_qty``: shares of one order filled per event at most (None: all).
@@ -207,8 +209,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if isinstance(self.latency_ns, bool) or not isinstance(self.latency_ns, int):
             raise ConfigError(f"latency_ns: expected integer nanoseconds, was {self.latency_ns!r}")
-        if not 0 < self.latency_ns <= MAX_LATENCY_NS:
-            raise ConfigError(f"latency_ns: expected 0 < latency <= {MAX_LATENCY_NS} ns, was {self.latency_ns}")
+        if not 0 <= self.latency_ns <= MAX_LATENCY_NS:
+            raise ConfigError(f"latency_ns: expected 0 <= latency <= {MAX_LATENCY_NS} ns, was {self.latency_ns}")
         for name in ("half_spread", "slippage", "commission_per_share"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):

@@ -85,6 +85,19 @@ def test_decision_at_a_bar_close_never_fills_at_that_close_nor_inside_the_next_b
     assert accepted.ts == T0 + SEC + 100 * MS
 
 
+def test_zero_latency_fills_a_decision_at_a_bar_close_at_the_next_bar_open_never_at_that_close() -> None:
+    clock = ReplayClock(T0)
+    b = broker(clock, latency_ns=0, slippage=0.0, half_spread=0.0)
+    b.on_event(bar(0, 100.0, 100.2, 99.9, 100.10))
+    clock.advance_to(T0 + SEC)  # decision at the close of bar 0 = the start of bar 1
+    b.submit(req("buy", ts_created=T0 + SEC))
+    assert fills(b) == []  # nothing fills at the decision instant without an event
+    b.on_event(bar(1, 100.50, 100.6, 100.4, 100.55))
+    (fill,) = fills(b)
+    assert (fill.ts, fill.price) == (T0 + SEC, 100.50)  # the next bar's open, not 100.10
+    assert statuses(b, "buy") == [S.ACCEPTED]
+
+
 def test_latency_a_trade_before_arrival_cannot_fill_the_next_one_does() -> None:
     clock = ReplayClock(T0)
     b = broker(clock, latency_ns=250 * MS)
@@ -151,7 +164,7 @@ def test_default_fee_tables_and_errors() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("latency_ns", 0, "latency_ns"),
+        ("latency_ns", -1, "latency_ns"),
         ("latency_ns", 0.1, "integer nanoseconds"),
         ("half_spread", -0.01, "half_spread"),
         ("slippage", float("nan"), "slippage"),
