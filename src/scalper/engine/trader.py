@@ -91,6 +91,7 @@ from scalper.features.engine import FeatureEngine, is_index
 from scalper.oms import OrderBook, client_order_id
 from scalper.oms import positions as position_math
 from scalper.plays.base import EnterIntent, ExitIntent, Play
+from scalper.plays.compiled import CompiledPlay
 from scalper.risk.brackets import BracketPlan, plan_bracket
 from scalper.risk.limits import (
     BrokerConnected,
@@ -291,12 +292,38 @@ class Trader:
         self.kill_switch.handle(UnrecoverableError(ts=self._advance(ts), text=text))
         self._maybe_flatten()
 
+    @property
+    def idle(self) -> bool:
+        """No trade in progress and every position flat: an event then only moves the features, the
+        plays and the last prices (what :mod:`scalper.engine.replay_loop` runs in compiled code)."""
+        return not self._trades and all(p.is_flat for p in self._positions.values())
+
+    def note_idle(self, ts: int, prices: Mapping[str, float]) -> None:
+        """What a compiled loop did while idle up to known time ``ts``: the last prices it saw
+        (``on_event`` notes them itself) and the time (the trader's and a replay clock's)."""
+        self._last_price.update(prices)
+        self._advance(ts)
+
     def on_event(self, event: MarketEvent) -> None:
         """Handle one market event (in replay order); see the module docstring for the steps."""
         self._arrived_ns = self._perf()
-        known = event.ts_end if isinstance(event, SecondAgg | MinuteAgg) else event.ts_event
-        now = self._advance(known)
+        now = self._advance(self._known(event))
         self._update_features(event)
+        self._after_features(event, now, None)
+
+    def on_event_stepped(self, event: SecondAgg, outputs: Mapping[str, Any]) -> None:
+        """Finish :meth:`on_event` for an index bar whose features a compiled loop has applied and whose
+        plays it has stepped: ``outputs`` maps each play on that index to its compiled rule's output
+        (:mod:`scalper.plays.kernels`), applied instead of stepping the play again."""
+        self._arrived_ns = self._perf()
+        now = self._advance(self._known(event))
+        self._after_features(event, now, outputs)
+
+    @staticmethod
+    def _known(event: MarketEvent) -> int:
+        return event.ts_end if isinstance(event, SecondAgg | MinuteAgg) else event.ts_event
+
+    def _after_features(self, event: MarketEvent, now: int, outputs: Mapping[str, Any] | None) -> None:
         if self._market is not None:
             self._market.on_event(event)
         self.kill_switch.handle(DataHeartbeat(ts=now))
@@ -306,7 +333,7 @@ class Trader:
         if isinstance(event, SecondAgg) and is_index(event.symbol):
             for play in self.plays.values():
                 if play.index == event.symbol:
-                    self._decide(play, now)
+                    self._decide(play, now, None if outputs is None else outputs[play.name])
         self._maybe_flatten()
         self._send_pending_closes(now)
 
@@ -350,11 +377,16 @@ class Trader:
         self.signals.append(record)
         self.journal.signal(record)
 
-    def _decide(self, play: Play[Any], now: int) -> None:
-        level = self.level_of(play.name, now)
-        intent = play.on_snapshot(
-            now, self.features.latest_view(play.index), self.features.latest_view(play.proxy), level
-        )
+    def _decide(self, play: Play[Any], now: int, output: Any = None) -> None:
+        if output is None:
+            level = self.level_of(play.name, now)
+            intent = play.on_snapshot(
+                now, self.features.latest_view(play.index), self.features.latest_view(play.proxy), level
+            )
+        else:  # stepped by a compiled loop
+            if not isinstance(play, CompiledPlay):
+                raise InvariantError(f"trader: play {play.name} has no compiled rule to take an output from")
+            intent = play.apply_output(now, output)
         if intent is None:
             skip = play.last_skip
             if skip is not None:

@@ -42,17 +42,25 @@ Exit (in a position): with ``exit_reentry_fraction`` set to f ∈ [0, 1], an :cl
 Thresholds keys (``[plays.SPX_BALANCED_BREAK]``): ``atr_ratio_max``, ``min_compression_s``,
 ``release_window_s``, ``rel_volume_min``, ``delta_min``, ``exit_reentry_fraction``, and the
 common ``index``, ``proxy``, ``reward_risk``, ``cooldown_s``.
+
+The rule is compiled: :func:`scalper.plays.kernels.step_play` runs it (kind ``BALANCED_BREAK``),
+the same code for the live path and a compiled replay loop; this class builds the kernel's
+parameters from the config and the intents and skip texts from its results
+(:mod:`scalper.plays.compiled`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
-from scalper.plays.base import NS_PER_S, Intent, Play, PlayConfig, ReasonPair, Skip, Snapshot, value
-from scalper.strategy.policy import Gates
-from scalper.strategy.thresholds import Level
+from scalper.core.errors import InvariantError
+from scalper.plays import kernels as K
+from scalper.plays.base import PlayConfig, ReasonPair
+from scalper.plays.compiled import CompiledPlay
 
 DELTA_METHODS = {1.0: "bulk volume classification", 2.0: "Lee–Ready"}
 
@@ -66,142 +74,77 @@ class BalancedBreakConfig(PlayConfig):
     exit_reentry_fraction: float | None = Field(default=None, ge=0, le=1)
 
 
-class BalancedBreak(Play[BalancedBreakConfig]):
+class BalancedBreak(CompiledPlay[BalancedBreakConfig]):
     """Release out of a Bollinger-in-Keltner compression range with volume/delta confirmation."""
 
     config_model: ClassVar[type[PlayConfig]] = BalancedBreakConfig
     kind: ClassVar[str] = "BALANCED_BREAK"
-
-    def __init__(self, config: BalancedBreakConfig, *, name: str | None = None) -> None:
-        super().__init__(config, name=name)
-        self._high: float | None = None
-        self._low: float | None = None
-        self._first_ns = 0
-        self._last_ns = 0
-        self._compressed = False
-        self._wait_for_end = False
-        self._inside_delta: float | None = None
-        self._trade_range: tuple[float, float] | None = None
+    kernel_kind: ClassVar[int] = K.BALANCED_BREAK
 
     @property
     def range(self) -> tuple[float, float] | None:
         """The current compression range (high, low), ``None`` when there is none."""
-        if self._high is None or self._low is None:
+        high, low = float(self._fs[K.FS_BB_HIGH]), float(self._fs[K.FS_BB_LOW])
+        if math.isnan(high) or math.isnan(low):
             return None
-        return self._high, self._low
+        return high, low
 
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
-        missing = self._missing(index, ("close", "squeeze", "atr_ratio"), self.index)
-        if missing is not None:
-            return missing
-        close = _f(index, "close")
-        compressed = _f(index, "squeeze") == 1.0 and _f(index, "atr_ratio") < self.config.atr_ratio_max
-        delta = _delta(proxy)
-
-        if self.position != 0:
-            out: Intent | Skip = self._exit_rule(ts_ns, close)
-        else:
-            self._expire(ts_ns)
-            out = self._entry_rule(ts_ns, index, proxy, level, close, delta)
-            if not isinstance(out, Skip):
-                self._trade_range = self.range
-                self._high = self._low = None
-                self._wait_for_end = True
-                return out
-        self._track(ts_ns, close, compressed, delta)
-        return out
-
-    def _exit_rule(self, ts_ns: int, close: float) -> Intent | Skip:
-        f = self.config.exit_reentry_fraction
-        d = self.position
-        if f is not None and self._trade_range is not None:
-            high, low = self._trade_range
-            edge = high - f * (high - low) if d > 0 else low + f * (high - low)
-            if d * (close - edge) < 0:
-                return self._exit(
-                    ts_ns,
-                    "FAILED_RELEASE",
-                    f"close {close:.2f} back inside the range [{low:.2f}, {high:.2f}] past {edge:.2f}",
-                )
-        return Skip(code="IN_POSITION", text=f"in a {'long' if d > 0 else 'short'} position")
-
-    def _expire(self, ts_ns: int) -> None:
-        """Drop the range when compression ended more than ``release_window_s`` ago."""
-        expired = ts_ns - self._last_ns > self.config.release_window_s * NS_PER_S
-        if self.range is not None and not self._compressed and expired:
-            self._high = self._low = None
-
-    def _entry_rule(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, close: float, delta: float | None
-    ) -> Intent | Skip:
+    def _build_params(self) -> K.F64:
         c = self.config
-        rng = self.range
-        if rng is None:
-            return Skip(code="NO_RANGE", text="no compression range (squeeze with atr_ratio below the threshold)")
-        lasted = (self._last_ns - self._first_ns) / NS_PER_S
-        if lasted < c.min_compression_s:
-            return Skip(code="NO_RANGE", text=f"compression lasted {lasted:.0f} s of {c.min_compression_s} s")
-        high, low = rng
-        if close > high:
-            d = 1
-        elif close < low:
-            d = -1
-        else:
-            return Skip(code="NO_BREAKOUT", text=f"close {close:.2f} inside the range [{low:.2f}, {high:.2f}]")
-        gate = self._entry_gate(ts_ns, level)
-        if gate is not None:
-            return gate
-        rel = value(proxy, "rel_volume")
-        if rel is None or rel < c.rel_volume_min:
-            shown = "not ready" if rel is None else f"{rel:.2f}"
-            return Skip(code="NO_VOLUME", text=f"{self.proxy} rel_volume {shown} below {c.rel_volume_min}")
+        p = np.zeros(K.N_PARAMS, dtype=np.float64)
+        p[K.P_REWARD_RISK] = c.reward_risk
+        p[K.P_COOLDOWN_S] = c.cooldown_s
+        p[K.P_BB_ATR_RATIO_MAX] = c.atr_ratio_max
+        p[K.P_BB_MIN_COMPRESSION_S] = c.min_compression_s
+        p[K.P_BB_RELEASE_WINDOW_S] = c.release_window_s
+        p[K.P_BB_REL_VOLUME_MIN] = c.rel_volume_min
+        p[K.P_BB_DELTA_MIN] = c.delta_min
+        f = c.exit_reentry_fraction
+        p[K.P_BB_EXIT_REENTRY_FRACTION] = math.nan if f is None else f
+        return p
+
+    def _index_fields(self) -> tuple[str, ...]:
+        return ("close", "squeeze", "atr_ratio")
+
+    def _proxy_fields(self) -> tuple[str, ...]:
+        return ("rel_volume", "cum_delta", "delta_method")
+
+    def _rule_text(self, code: str, out: K.F64) -> str:
+        c = self.config
+        close, high, low = float(out[K.O_CLOSE]), float(out[K.O_HIGH]), float(out[K.O_LOW])
+        if code == "NO_RANGE":
+            lasted = float(out[K.O_SECONDS])
+            if math.isnan(lasted):
+                return "no compression range (squeeze with atr_ratio below the threshold)"
+            return f"compression lasted {lasted:.0f} s of {c.min_compression_s} s"
+        if code == "NO_BREAKOUT":
+            return f"close {close:.2f} inside the range [{low:.2f}, {high:.2f}]"
+        if code == "NO_VOLUME":
+            rel = float(out[K.O_REL_VOLUME])
+            shown = "not ready" if math.isnan(rel) else f"{rel:.2f}"
+            return f"{self.proxy} rel_volume {shown} below {c.rel_volume_min}"
+        if code == "NO_DELTA":
+            moved, d = float(out[K.O_MOVED]), int(out[K.O_DIRECTION])
+            return (
+                f"{self.proxy} cum_delta moved {moved:+.0f} since inside the range, "
+                f"not beyond {c.delta_min:g} in direction {d:+d}"
+            )
+        raise InvariantError(f"{self.name}: no text for skip code {code}")
+
+    def _exit_text(self, code: str, out: K.F64) -> str:
+        close, high, low = float(out[K.O_CLOSE]), float(out[K.O_HIGH]), float(out[K.O_LOW])
+        return f"close {close:.2f} back inside the range [{low:.2f}, {high:.2f}] past {float(out[K.O_EDGE]):.2f}"
+
+    def _reasons(self, out: K.F64) -> list[ReasonPair]:
+        close, high, low = float(out[K.O_PRICE]), float(out[K.O_HIGH]), float(out[K.O_LOW])
+        d, method = int(out[K.O_DIRECTION]), float(out[K.O_DELTA_METHOD])
         reasons: list[ReasonPair] = [
-            ("RANGE", f"compression range [{low:.2f}, {high:.2f}] over {lasted:.0f} s"),
+            ("RANGE", f"compression range [{low:.2f}, {high:.2f}] over {float(out[K.O_SECONDS]):.0f} s"),
             ("RELEASE", f"close {close:.2f} {'above' if d > 0 else 'below'} the range"),
-            ("VOLUME", f"{self.proxy} rel_volume {rel:.2f} >= {c.rel_volume_min}"),
+            ("VOLUME", f"{self.proxy} rel_volume {float(out[K.O_REL_VOLUME]):.2f} >= {self.config.rel_volume_min}"),
         ]
-        method = value(proxy, "delta_method")
-        if method in DELTA_METHODS and delta is not None and self._inside_delta is not None:
-            moved = delta - self._inside_delta
-            if d * moved <= c.delta_min:
-                return Skip(
-                    code="NO_DELTA",
-                    text=f"{self.proxy} cum_delta moved {moved:+.0f} since inside the range, "
-                    f"not beyond {c.delta_min:g} in direction {d:+d}",
-                )
-            reasons.append(("DELTA", f"{self.proxy} cum_delta {moved:+.0f} ({DELTA_METHODS[method]})"))
+        if method in DELTA_METHODS:
+            reasons.append(("DELTA", f"{self.proxy} cum_delta {float(out[K.O_MOVED]):+.0f} ({DELTA_METHODS[method]})"))
         else:
             reasons.append(("DELTA_UNKNOWN", f"{self.proxy} delta not known: volume confirmation only"))
-        return self._enter(
-            ts_ns, index, direction=d, level=level, price=close, stop=low if d > 0 else high, reasons=reasons
-        )
-
-    def _track(self, ts_ns: int, close: float, compressed: bool, delta: float | None) -> None:
-        if not compressed:
-            self._wait_for_end = False
-            self._compressed = False
-        elif not self._wait_for_end:
-            if self._high is None or self._low is None:
-                self._high, self._low, self._first_ns = close, close, ts_ns
-            else:
-                self._high, self._low = max(self._high, close), min(self._low, close)
-            self._last_ns = ts_ns
-            self._compressed = True
-        rng = self.range
-        if rng is not None and rng[1] <= close <= rng[0]:
-            self._inside_delta = delta
-
-    def _on_flat(self) -> None:
-        self._trade_range = None
-
-
-def _delta(proxy: Snapshot) -> float | None:
-    return value(proxy, "cum_delta")
-
-
-def _f(snapshot: Snapshot, field: str) -> float:
-    v = value(snapshot, field)
-    assert v is not None  # checked by _missing
-    return v
+        return reasons

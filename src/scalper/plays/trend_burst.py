@@ -33,17 +33,24 @@ position with :meth:`~scalper.plays.base.Play.position_closed`.
 
 Thresholds keys (``[plays.SPX_TREND_BURST]``): ``opening_range``, ``band_k``, ``stop_at``,
 ``confirm_s``, ``exit_on_vwap``, and the common ``index``, ``proxy``, ``reward_risk``, ``cooldown_s``.
+
+The rule is compiled: :func:`scalper.plays.kernels.step_play` runs it (kind ``TREND_BURST``),
+the same code for the live path and a compiled replay loop; this class builds the kernel's
+parameters from the config and the intents and skip texts from its results
+(:mod:`scalper.plays.compiled`).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import Field
 
-from scalper.plays.base import Intent, Play, PlayConfig, Skip, Snapshot, value
-from scalper.strategy.policy import Gates
-from scalper.strategy.thresholds import Level
+from scalper.core.errors import InvariantError
+from scalper.plays import kernels as K
+from scalper.plays.base import PlayConfig, ReasonPair
+from scalper.plays.compiled import CompiledPlay
 
 
 class TrendBurstConfig(PlayConfig):
@@ -54,101 +61,61 @@ class TrendBurstConfig(PlayConfig):
     exit_on_vwap: bool = True
 
 
-class TrendBurst(Play[TrendBurstConfig]):
+class TrendBurst(CompiledPlay[TrendBurstConfig]):
     """Breakout of the opening range beyond VWAP ± k·σ in the direction of the aligned EMA slopes."""
 
     config_model: ClassVar[type[PlayConfig]] = TrendBurstConfig
     kind: ClassVar[str] = "TREND_BURST"
+    kernel_kind: ClassVar[int] = K.TREND_BURST
 
-    def __init__(self, config: TrendBurstConfig, *, name: str | None = None) -> None:
-        super().__init__(config, name=name)
-        self._range: tuple[float, float] | None = None
-        self._armed = {1: True, -1: True}
-        self._holding_since: int | None = None
-
-    def _evaluate(
-        self, ts_ns: int, index: Snapshot, proxy: Snapshot, level: Level, gates: Gates | None
-    ) -> Intent | Skip:
+    def _build_params(self) -> K.F64:
         c = self.config
-        hi_f, lo_f = f"or{c.opening_range}_high", f"or{c.opening_range}_low"
-        missing = self._missing(index, ("close", "vwap", "vwap_std", hi_f, lo_f, "aligned"), self.index)
-        if missing is not None:
-            self._holding_since = None
-            return missing
-        close, vwap, std = _f(index, "close"), _f(index, "vwap"), _f(index, "vwap_std")
-        hi, lo, aligned = _f(index, hi_f), _f(index, lo_f), _f(index, "aligned")
+        p = np.zeros(K.N_PARAMS, dtype=np.float64)
+        p[K.P_REWARD_RISK] = c.reward_risk
+        p[K.P_COOLDOWN_S] = c.cooldown_s
+        p[K.P_TB_OPENING_RANGE] = c.opening_range
+        p[K.P_TB_BAND_K] = c.band_k
+        p[K.P_TB_STOP_AT] = K.STOP_AT_RANGE if c.stop_at == "range" else K.STOP_AT_VWAP
+        p[K.P_TB_CONFIRM_S] = c.confirm_s
+        p[K.P_TB_EXIT_ON_VWAP] = 1.0 if c.exit_on_vwap else 0.0
+        return p
 
-        if (hi, lo) != self._range:  # a new opening range (new session): both sides armed
-            self._range = (hi, lo)
-            self._armed = {1: True, -1: True}
-        if close <= hi:
-            self._armed[1] = True
-        if close >= lo:
-            self._armed[-1] = True
+    def _index_fields(self) -> tuple[str, ...]:
+        n = self.config.opening_range
+        return ("close", "vwap", "vwap_std", f"or{n}_high", f"or{n}_low", "aligned")
 
-        if self.position != 0:
-            d = self.position
-            if c.exit_on_vwap and d * (close - vwap) < 0:
-                return self._exit(ts_ns, "VWAP_TRAIL", f"close {close:.2f} crossed vwap {vwap:.2f} against the trade")
-            return Skip(code="IN_POSITION", text=f"in a {'long' if d > 0 else 'short'} position")
+    def _rule_text(self, code: str, out: K.F64) -> str:
+        c = self.config
+        close = float(out[K.O_CLOSE])
+        if code == "NOT_ALIGNED":
+            return f"EMA slopes not aligned (aligned = {float(out[K.O_ALIGNED]):g})"
+        if code == "NO_BREAKOUT":
+            if out[K.O_DIRECTION] > 0:
+                return f"close {close:.2f} not above or{c.opening_range}_high {float(out[K.O_HIGH]):.2f}"
+            return f"close {close:.2f} not below or{c.opening_range}_low {float(out[K.O_LOW]):.2f}"
+        if code == "ALREADY_TRADED":
+            return "this breakout was already traded: waiting for a return inside the opening range"
+        if code == "INSIDE_BANDS":
+            return f"close {close:.2f} not beyond vwap ± {c.band_k}σ = {float(out[K.O_BAND]):.2f}"
+        if code == "HOLDING":
+            return f"conditions held {float(out[K.O_SECONDS]):.0f} s of {c.confirm_s} s"
+        raise InvariantError(f"{self.name}: no text for skip code {code}")
 
-        skip = self._entry_gate(ts_ns, level) or self._conditions(close, vwap, std, hi, lo, aligned)
-        if skip is not None:
-            self._holding_since = None
-            return skip
-        d = int(aligned)
-        if self._holding_since is None:
-            self._holding_since = ts_ns
-        held_s = (ts_ns - self._holding_since) / 1e9
-        if held_s < c.confirm_s:
-            return Skip(code="HOLDING", text=f"conditions held {held_s:.0f} s of {c.confirm_s} s")
-        stop = (lo if d > 0 else hi) if c.stop_at == "range" else vwap
-        band = vwap + d * c.band_k * std
+    def _exit_text(self, code: str, out: K.F64) -> str:
+        close, vwap = float(out[K.O_CLOSE]), float(out[K.O_VWAP])
+        return f"close {close:.2f} crossed vwap {vwap:.2f} against the trade"
+
+    def _reasons(self, out: K.F64) -> list[ReasonPair]:
+        c = self.config
+        d = int(out[K.O_DIRECTION])
+        close, band = float(out[K.O_PRICE]), float(out[K.O_BAND])
+        hi, lo = float(out[K.O_HIGH]), float(out[K.O_LOW])
         side = "above" if d > 0 else "below"
-        out = self._enter(
-            ts_ns,
-            index,
-            direction=d,
-            level=level,
-            price=close,
-            stop=stop,
-            reasons=[
-                ("ALIGNED", f"EMA slopes aligned {d:+d} on 1s, 1m, 5m, 15m"),
-                (
-                    "BREAKOUT",
-                    f"close {close:.2f} {side} or{c.opening_range} {'high' if d > 0 else 'low'} "
-                    f"{hi if d > 0 else lo:.2f}",
-                ),
-                ("BEYOND_BAND", f"close {close:.2f} {side} vwap {'+' if d > 0 else '-'} {c.band_k}σ = {band:.2f}"),
-            ],
-        )
-        if isinstance(out, Skip):
-            return out
-        self._armed[d] = False
-        self._holding_since = None
-        return out
-
-    def _conditions(self, close: float, vwap: float, std: float, hi: float, lo: float, aligned: float) -> Skip | None:
-        c = self.config
-        if aligned not in (1.0, -1.0):
-            return Skip(code="NOT_ALIGNED", text=f"EMA slopes not aligned (aligned = {aligned:g})")
-        d = int(aligned)
-        if d > 0 and not close > hi:
-            return Skip(code="NO_BREAKOUT", text=f"close {close:.2f} not above or{c.opening_range}_high {hi:.2f}")
-        if d < 0 and not close < lo:
-            return Skip(code="NO_BREAKOUT", text=f"close {close:.2f} not below or{c.opening_range}_low {lo:.2f}")
-        if not self._armed[d]:
-            return Skip(
-                code="ALREADY_TRADED",
-                text="this breakout was already traded: waiting for a return inside the opening range",
-            )
-        band = vwap + d * c.band_k * std
-        if d * (close - band) <= 0:
-            return Skip(code="INSIDE_BANDS", text=f"close {close:.2f} not beyond vwap ± {c.band_k}σ = {band:.2f}")
-        return None
-
-
-def _f(snapshot: Snapshot, field: str) -> float:
-    v = value(snapshot, field)
-    assert v is not None  # checked by _missing
-    return v
+        return [
+            ("ALIGNED", f"EMA slopes aligned {d:+d} on 1s, 1m, 5m, 15m"),
+            (
+                "BREAKOUT",
+                f"close {close:.2f} {side} or{c.opening_range} {'high' if d > 0 else 'low'} {hi if d > 0 else lo:.2f}",
+            ),
+            ("BEYOND_BAND", f"close {close:.2f} {side} vwap {'+' if d > 0 else '-'} {c.band_k}σ = {band:.2f}"),
+        ]

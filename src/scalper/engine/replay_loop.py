@@ -1,0 +1,320 @@
+"""The compiled replay loop: the trader's event path in compiled code while no trade is in progress.
+
+:class:`CompiledReplay` drives a :class:`~scalper.engine.trader.Trader` over event arrays (one-second
+aggregates in delivery order, :class:`~scalper.features.engine.EventArrays`) with the very decisions
+:meth:`Trader.on_event` takes event by event, faster:
+
+* while the trader is *idle* (no trade in progress, every position flat), :func:`run_idle` does in
+  compiled code what ``on_event`` does for an event: the feature step (the same kernel,
+  :func:`~scalper.features.kernel.step_event`), the last price, and on an index bar each play on that
+  index stepped by its compiled rule (:func:`~scalper.plays.kernels.step_play`) with the level of the
+  minute from a :class:`LevelTable`. Skips are counted in arrays and their latest outputs kept, so
+  the trader's skip counts and texts come out the same. Nothing else of ``on_event`` has an effect
+  while idle: the broker has no open order (it only moves its time), the kill switch has no
+  position to mark and sees its data heartbeat at the next event handed over, with the same result;
+* the loop hands an event over to Python (:meth:`Trader.on_event`, untouched) when its known time
+  reaches a mark the trader needs (the next session's open: the kill switch's daily reset) or the
+  event lies beyond the calendar; and it stops *after* an index bar on which a play has an intent
+  (or an error): :meth:`Trader.on_event_stepped` then does the rest of ``on_event`` with the plays'
+  outputs, exactly as if it had stepped them itself;
+* while a trade is in progress every event goes through :meth:`Trader.on_event`.
+
+Requirements, checked: events are one-second aggregates of the feature engine's symbols; every play
+is a built-in play with a compiled rule; the level of a play depends only on the minute (as
+:class:`~scalper.apps.live_policy.LivePolicy` decides it): :class:`LevelTable` asks the trader's
+``level_of`` once per minute that has an index bar, in time order, and the trader reads the table
+for the rest of the replay (so the policy is asked exactly what ``on_event`` would ask it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scalper.core.errors import InvariantError
+from scalper.core.events import SECOND_NS, SecondAgg
+from scalper.features import kernel as K
+from scalper.features._jit import kernel
+from scalper.features.engine import REASONS, EventArrays, is_index
+from scalper.plays import kernels as PK
+from scalper.plays.base import LEVELS, Play
+from scalper.plays.compiled import CompiledPlay
+from scalper.strategy.thresholds import Level
+
+NS_PER_MIN = 60 * SECOND_NS
+
+RUN_END = 0  # every event up to the stop was handled
+HANDOFF = 1  # the event was not handled: Python handles it whole
+DECIDED = 2  # the event was handled up to the plays, and a play has an intent: Python does the rest
+
+_NO_MINUTE = -1
+
+
+@kernel
+def run_idle(
+    states: NDArray[np.float64],
+    fparams: NDArray[np.float64],
+    sessions: NDArray[np.int64],
+    partner: NDArray[np.int64],
+    snapshots: NDArray[np.float64],
+    ev_symbol: NDArray[np.int64],
+    ev_ts: NDArray[np.int64],
+    ea: NDArray[np.float64],
+    eb: NDArray[np.float64],
+    ec: NDArray[np.float64],
+    ed: NDArray[np.float64],
+    ee: NDArray[np.float64],
+    ef: NDArray[np.float64],
+    start: int,
+    stop: int,
+    handoff_ns: int,
+    p_kind: NDArray[np.int64],
+    p_index: NDArray[np.int64],
+    p_proxy: NDArray[np.int64],
+    p_fs: NDArray[np.float64],
+    p_its: NDArray[np.int64],
+    p_params: NDArray[np.float64],
+    p_out: NDArray[np.float64],
+    levels: NDArray[np.int64],
+    minute0: int,
+    skip_counts: NDArray[np.int64],
+    skip_last: NDArray[np.float64],
+    last_price: NDArray[np.float64],
+    refused: NDArray[np.int64],
+    result: NDArray[np.int64],
+) -> int:
+    """Handle the one-second bars ``start..stop-1`` as the idle trader would; returns the index of the
+    event the loop stopped at (``stop`` at the end) and sets ``result[0]`` to RUN_END, HANDOFF
+    (that event not handled) or DECIDED (handled up to the plays; their outputs in ``p_out``).
+
+    ``levels[p, m]`` is play p's level (0..3) in minute ``minute0 + m``, −1 where unknown (handed over).
+    """
+    n_plays = p_kind.shape[0]
+    n_minutes = levels.shape[1]
+    for i in range(start, stop):
+        ts = ev_ts[i]
+        known = ts + 1_000_000_000
+        if known >= handoff_ns:
+            result[0] = HANDOFF
+            return i
+        s = ev_symbol[i]
+        plays_here = False
+        m = known // 60_000_000_000 - minute0
+        for p in range(n_plays):
+            if p_index[p] == s:
+                plays_here = True
+                if m < 0 or m >= n_minutes or levels[p, m] < 0:
+                    result[0] = HANDOFF
+                    return i
+        status = K.step_event(
+            states, fparams, sessions, partner, s, K.SECOND, ts, ea[i], eb[i], ec[i], ed[i], ee[i], ef[i], snapshots[s]
+        )
+        if status == K.OUTSIDE_CALENDAR:  # the state is untouched: Python refuses and counts it
+            result[0] = HANDOFF
+            return i
+        if status != K.OK:
+            refused[status] += 1
+        last_price[s] = ed[i]
+        if not plays_here:
+            continue
+        decided = False
+        for p in range(n_plays):
+            if p_index[p] == s:
+                outcome = PK.step_play(
+                    p_kind[p],
+                    p_fs[p],
+                    p_its[p],
+                    p_params[p],
+                    known,
+                    snapshots[s],
+                    snapshots[p_proxy[p]],
+                    levels[p, m],
+                    p_out[p],
+                )
+                if outcome != PK.SKIP:
+                    decided = True
+        if decided:
+            result[0] = DECIDED
+            return i
+        for p in range(n_plays):
+            if p_index[p] == s:
+                code = int(p_out[p, PK.O_CODE])
+                skip_counts[p, code] += 1
+                skip_last[p, code, :] = p_out[p]
+    result[0] = RUN_END
+    return stop
+
+
+@dataclass(slots=True)
+class LevelTable:
+    """Each play's level per minute (known time // 1 min) of the index bars of a span of events."""
+
+    plays: tuple[str, ...]
+    minute0: int
+    codes: NDArray[np.int64]  # (plays, minutes): LEVELS index, −1 where not asked
+
+    @classmethod
+    def ask(cls, level_of: Any, plays: Sequence[Play[Any]], minutes: NDArray[np.int64]) -> LevelTable:
+        """Ask ``level_of(play, minute start)`` for every play and every minute of ``minutes`` (sorted,
+        unique), in time order and play order, as the trader would at each minute's first index bar."""
+        names = tuple(p.name for p in plays)
+        if minutes.size == 0:
+            return cls(names, 0, np.full((len(names), 0), -1, dtype=np.int64))
+        minute0 = int(minutes[0])
+        codes = np.full((len(names), int(minutes[-1]) - minute0 + 1), -1, dtype=np.int64)
+        for m in minutes.tolist():
+            for k, play in enumerate(plays):
+                codes[k, m - minute0] = LEVELS.index(level_of(play.name, m * NS_PER_MIN))
+        return cls(names, minute0, codes)
+
+    def level_of(self, play: str, ts: int) -> Level:
+        """The trader's ``level_of`` over the table (an :class:`InvariantError` for a minute not asked)."""
+        m = ts // NS_PER_MIN - self.minute0
+        code = -1
+        if 0 <= m < self.codes.shape[1]:
+            code = int(self.codes[self.plays.index(play), m])
+        if code < 0:
+            raise InvariantError(f"level table: no level of {play} for the minute of {ts}")
+        return LEVELS[code]
+
+
+class CompiledReplay:
+    """Drive ``trader`` over event arrays (see the module docstring)."""
+
+    def __init__(self, trader: Any) -> None:
+        self.trader = trader
+        features = trader.features
+        self.symbols: tuple[str, ...] = features.symbols
+        plays: list[CompiledPlay[Any]] = []
+        for play in trader.plays.values():
+            if not isinstance(play, CompiledPlay):
+                raise InvariantError(f"compiled replay: play {play.name} has no compiled rule")
+            plays.append(play)
+        self.plays = plays
+        self.p_kind = np.array([p.kernel_kind for p in plays], dtype=np.int64)
+        self.p_index = np.array([features.codes[p.index] for p in plays], dtype=np.int64)
+        self.p_proxy = np.array([features.codes[p.proxy] for p in plays], dtype=np.int64)
+        self.p_params = np.stack([p.kernel_params for p in plays]) if plays else np.zeros((0, PK.N_PARAMS))
+        self.p_out = np.full((len(plays), PK.N_OUT), math.nan)
+        n_codes = len(PK.CODES)
+        self.skip_counts = np.zeros((len(plays), n_codes), dtype=np.int64)
+        self.skip_last = np.full((len(plays), n_codes, PK.N_OUT), math.nan)
+        self.last_price = np.full(len(self.symbols), math.nan)
+        self.refused = np.zeros(4, dtype=np.int64)
+        self.result = np.zeros(1, dtype=np.int64)
+        #: events handled in compiled code / handed to Python whole / finished in Python after the plays
+        self.compiled = self.handed = self.decided = 0
+
+    def run(self, events: EventArrays, *, level_of: Any | None = None) -> None:
+        """Every event of ``events`` through the trader. The levels are asked of ``level_of`` (default:
+        the trader's) once per minute with an index bar, and the trader reads them from the table
+        during the run (its own ``level_of`` is put back after)."""
+        if len(events) == 0:
+            return
+        if bool(np.any(events.kind != K.SECOND)):
+            raise InvariantError("compiled replay: expected one-second aggregates only")
+        trader = self.trader
+        indices = np.array([is_index(s) for s in self.symbols])
+        minutes = np.unique((events.ts[indices[events.symbol]] + SECOND_NS) // NS_PER_MIN)
+        original = trader.level_of
+        table = LevelTable.ask(level_of or original, self.plays, minutes)
+        trader.level_of = table.level_of
+        try:
+            self._run(events, table)
+        finally:
+            trader.level_of = original
+
+    def _run(self, events: EventArrays, table: LevelTable) -> None:
+        trader = self.trader
+        f = trader.features
+        n = len(events)
+        i = 0
+        while i < n:
+            if not trader.idle:
+                trader.on_event(self.event(events, i))
+                self.handed += 1
+                i += 1
+                continue
+            p_fs = np.stack([p.kernel_state[0] for p in self.plays])
+            p_its = np.stack([p.kernel_state[1] for p in self.plays])
+            j = int(
+                run_idle(
+                    f.states, f.param_rows, f.sessions, f.partner, f.snapshots,
+                    events.symbol, events.ts, events.a, events.b, events.c, events.d, events.e, events.f,
+                    i, n, self._handoff_ns(),
+                    self.p_kind, self.p_index, self.p_proxy, p_fs, p_its, self.p_params, self.p_out,
+                    table.codes, table.minute0, self.skip_counts, self.skip_last, self.last_price, self.refused,
+                    self.result,
+                )
+            )  # fmt: skip
+            for k, play in enumerate(self.plays):
+                fs, its = play.kernel_state
+                fs[:] = p_fs[k]
+                its[:] = p_its[k]
+            self.compiled += j - i
+            self._merge(int(events.ts[j - 1]) + SECOND_NS if j > i else None)
+            code = int(self.result[0])
+            if code == RUN_END:
+                i = j
+            elif code == HANDOFF:
+                trader.on_event(self.event(events, j))
+                self.handed += 1
+                i = j + 1
+            else:
+                outputs = {
+                    p.name: self.p_out[k].copy()
+                    for k, p in enumerate(self.plays)
+                    if self.p_index[k] == events.symbol[j]
+                }
+                trader.on_event_stepped(self.event(events, j), outputs)
+                self.decided += 1
+                i = j + 1
+
+    def _handoff_ns(self) -> int:
+        """The next session's open after the trader's time (the kill switch resets there)."""
+        now = self.trader.now
+        opens = self.trader.features.sessions[:, 0]
+        if now is None:
+            return int(opens[0]) if opens.size else 2**62
+        k = int(np.searchsorted(opens, now, side="right"))
+        return int(opens[k]) if k < opens.size else 2**62
+
+    def _merge(self, last_known: int | None) -> None:
+        """Move what the compiled loop counted into the trader and the feature engine; ``last_known``
+        is the known time of the last event it handled (None: none)."""
+        trader = self.trader
+        for k, play in enumerate(self.plays):
+            for code in np.flatnonzero(self.skip_counts[k]).tolist():
+                skip = play.skip_of(self.skip_last[k, code])
+                key = (play.name, skip.code)
+                trader.skips[key] += int(self.skip_counts[k, code])
+                trader.skip_texts[key] = skip.text
+        self.skip_counts[:] = 0
+        for status in np.flatnonzero(self.refused).tolist():
+            trader.features.refused[REASONS[status]] += int(self.refused[status])
+        self.refused[:] = 0
+        if last_known is not None:
+            seen = np.flatnonzero(np.isfinite(self.last_price)).tolist()
+            trader.note_idle(last_known, {self.symbols[s]: float(self.last_price[s]) for s in seen})
+        self.last_price[:] = math.nan
+
+    def event(self, events: EventArrays, i: int) -> SecondAgg:
+        """Event ``i`` as the :class:`SecondAgg` the trader takes."""
+        ts = int(events.ts[i])
+        volume, vwap = float(events.e[i]), float(events.f[i])
+        return SecondAgg(
+            symbol=self.symbols[int(events.symbol[i])],
+            ts_event=ts,
+            ts_end=ts + SECOND_NS,
+            open=float(events.a[i]),
+            high=float(events.b[i]),
+            low=float(events.c[i]),
+            close=float(events.d[i]),
+            volume=None if math.isnan(volume) else volume,
+            vwap=None if math.isnan(vwap) else vwap,
+        )
