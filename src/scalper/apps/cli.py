@@ -743,7 +743,8 @@ def _faults(items: list[str]) -> Any:
 @app.command("bench")
 def bench(
     name: Annotated[
-        str, typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features, gex, decision or reference.")
+        str,
+        typer.Argument(help="Benchmark to run: writer, feed, flatfiles, features, gex, decision, reference or replay."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     rows: Annotated[int, typer.Option(help="Rows to write (writer).", min=1000)] = 1_000_000,
@@ -752,7 +753,10 @@ def bench(
     ] = 2100,
     sessions: Annotated[
         int | None,
-        typer.Option(help="Sessions of one-second data (features: 10 synthetic; reference: 43 reference days).", min=1),
+        typer.Option(
+            help="Sessions of one-second data (features: 10 synthetic; reference: 43 reference days; replay: 252).",
+            min=1,
+        ),
     ] = None,
     seconds: Annotated[float, typer.Option(help="Wall seconds of the paper session (decision).", min=5)] = 60.0,
 ) -> None:
@@ -790,18 +794,29 @@ def bench(
     order book, simulated broker) and in backtrader in the same run (needs the development
     extras). Keys: name, bars, events_per_s, fills, units, position, pnl, backtrader_events_per_s,
     backtrader_fills, backtrader_pnl, ratio, agree, compile_s.
+
+    replay: the whole pipeline (features, the four plays, the session policy per minute from the
+    shipped calendar, kill switch, sizing, brackets, simulated broker) over --sessions synthetic
+    sessions (252: a year) of SPX, SPY, NDX and QQQ seconds, no database. Keys: name, events,
+    events_per_s, sessions, signals, entries, fills, compiled_events, python_events, generate_s,
+    compile_s.
     """
 
     def body() -> None:
         from scalper.adapters.store.migrations import migrate
 
-        names = ("writer", "feed", "flatfiles", "features", "gex", "decision", "reference")
+        names = ("writer", "feed", "flatfiles", "features", "gex", "decision", "reference", "replay")
         if name not in names:
             raise ConfigError(f"unknown benchmark {name!r}; expected one of: {', '.join(names)}")
         if name == "decision":
             from scalper.bench import decision
 
             _print_result(decision.run(seconds=seconds), as_json)
+            return
+        if name == "replay":
+            from scalper.bench import replay
+
+            _print_result(replay.run(sessions=sessions or 252), as_json)
             return
         if name == "reference":
             from scalper.bench import reference
