@@ -452,6 +452,42 @@ class SimBroker:
         """When a request sent at ``sent_ns`` arrives."""
         return sent_ns + self._config.latency_ns
 
+    def next_timer(self) -> int | None:
+        """The time of the next pending arrival, cancel, replacement or expiry (None: none). Any event
+        stamped at or after it makes it happen."""
+        return self._timers[0].ts if self._timers else None
+
+    def watch(self, symbol: str) -> tuple[int | None, float, float]:
+        """Which events of ``symbol`` can change an order, beyond :meth:`next_timer`: ``(t, low, high)``
+        — an event stamped at or after ``t`` (None: no such time), or one whose low is at or below
+        ``low`` or whose high is at or above ``high``. Any other event of the symbol only moves the
+        broker's time (what lets a compiled loop skip it). Conservative: an order on its first
+        event, triggered, trailing, market or partly filled makes every event from its activation
+        count."""
+        t: int | None = None
+        low, high = -math.inf, math.inf
+        for w in self._open.get(symbol, {}).values():
+            if not w.order.is_open or w.active_since is None:
+                continue  # arrives by a timer, or a bracket exit waiting for its entry's fill (an order event)
+            req = w.request
+            kind = req.order_type
+            if (
+                not w.evaluated
+                or w.triggered
+                or w.order.filled_qty > 0.0
+                or kind in (OrderType.MARKET, OrderType.TRAILING_STOP)
+            ):
+                t = w.active_since if t is None else min(t, w.active_since)
+                continue
+            buy = req.side is Side.BUY
+            price = req.limit_price if kind is OrderType.LIMIT else req.stop_price
+            assert price is not None
+            if (kind is OrderType.LIMIT) == buy:  # a buy limit or a sell stop: reached from above
+                low = max(low, price)
+            else:  # a sell limit or a buy stop: reached from below
+                high = min(high, price)
+        return t, low, high
+
     # --- driving ------------------------------------------------------------------------------------
 
     def advance_to(self, ts_ns: int) -> None:

@@ -4,7 +4,7 @@
 aggregates in delivery order, :class:`~scalper.features.engine.EventArrays`) with the very decisions
 :meth:`Trader.on_event` takes event by event, faster:
 
-* while the trader is *idle* (no trade in progress, every position flat), :func:`run_idle` does in
+* while the trader is *idle* (no trade in progress, every position flat), :func:`run_fast` does in
   compiled code what ``on_event`` does for an event: the feature step (the same kernel,
   :func:`~scalper.features.kernel.step_event`), the last price, and on an index bar each play on that
   index stepped by its compiled rule (:func:`~scalper.plays.kernels.step_play`) with the level of the
@@ -38,9 +38,11 @@ from numpy.typing import NDArray
 
 from scalper.core.errors import InvariantError
 from scalper.core.events import SECOND_NS, SecondAgg
+from scalper.engine.trader import Watch
 from scalper.features import kernel as K
 from scalper.features._jit import kernel
 from scalper.features.engine import REASONS, EventArrays, is_index
+from scalper.features.snapshot import FIELDS
 from scalper.plays import kernels as PK
 from scalper.plays.base import LEVELS, Play
 from scalper.plays.compiled import CompiledPlay
@@ -51,12 +53,16 @@ NS_PER_MIN = 60 * SECOND_NS
 RUN_END = 0  # every event up to the stop was handled
 HANDOFF = 1  # the event was not handled: Python handles it whole
 DECIDED = 2  # the event was handled up to the plays, and a play has an intent: Python does the rest
+FEATURES_DONE = 3  # the features step was applied: Python does the rest (a mark, a trail), plays included
+
+ATR_1M = FIELDS.index("atr_1m")
+NEVER = 2**62
 
 _NO_MINUTE = -1
 
 
 @kernel
-def run_idle(
+def run_fast(
     states: NDArray[np.float64],
     fparams: NDArray[np.float64],
     sessions: NDArray[np.int64],
@@ -87,22 +93,46 @@ def run_idle(
     last_price: NDArray[np.float64],
     refused: NDArray[np.int64],
     result: NDArray[np.int64],
+    broker_t: int,
+    w_t: NDArray[np.int64],
+    w_low: NDArray[np.float64],
+    w_high: NDArray[np.float64],
+    tr_sym: NDArray[np.int64],
+    tr_dir: NDArray[np.int64],
+    tr_best: NDArray[np.float64],
+    tr_stop: NDArray[np.float64],
+    tr_atr: NDArray[np.float64],
+    tr_seen: NDArray[np.int64],
+    pos_qty: NDArray[np.float64],
+    pos_avg: NDArray[np.float64],
+    realised: float,
+    loss_limit: float,
+    mark_prices: NDArray[np.float64],
+    mark_ts: NDArray[np.int64],
 ) -> int:
     """Handle the one-second bars ``start..stop-1`` as the idle trader would; returns the index of the
     event the loop stopped at (``stop`` at the end) and sets ``result[0]`` to RUN_END, HANDOFF
     (that event not handled) or DECIDED (handled up to the plays; their outputs in ``p_out``).
 
     ``levels[p, m]`` is play p's level (0..3) in minute ``minute0 + m``, −1 where unknown (handed over).
+
+    Trades in progress (the guards; empty when idle): an event stamped at or after ``broker_t`` or
+    ``w_t[s]``, or whose range reaches ``w_low[s]``/``w_high[s]``, is handed over (the broker acts
+    on it); after the features step, an event that moves or triggers a trailing exit (``tr_*``) or
+    whose mark could reach the daily loss limit stops as FEATURES_DONE. ``mark_prices`` and
+    ``mark_ts`` receive the last prices and known time of the last mark (``mark_ts[0]`` −1: none).
     """
     n_plays = p_kind.shape[0]
     n_minutes = levels.shape[1]
+    n_trails = tr_sym.shape[0]
+    n_symbols = last_price.shape[0]
     for i in range(start, stop):
         ts = ev_ts[i]
         known = ts + 1_000_000_000
-        if known >= handoff_ns:
+        s = ev_symbol[i]
+        if known >= handoff_ns or ts >= broker_t or ts >= w_t[s] or ec[i] <= w_low[s] or eb[i] >= w_high[s]:
             result[0] = HANDOFF
             return i
-        s = ev_symbol[i]
         plays_here = False
         m = known // 60_000_000_000 - minute0
         for p in range(n_plays):
@@ -120,6 +150,28 @@ def run_idle(
         if status != K.OK:
             refused[status] += 1
         last_price[s] = ed[i]
+        if pos_qty[s] != 0.0:  # the trader marks every open position at the last prices
+            unrealised = 0.0
+            for k in range(n_symbols):
+                if pos_qty[k] != 0.0 and last_price[k] == last_price[k]:
+                    unrealised += pos_qty[k] * (last_price[k] - pos_avg[k])
+            mark_prices[:] = last_price
+            mark_ts[0] = known
+            if realised + unrealised <= -loss_limit + 1e-6 * (1.0 + loss_limit):
+                result[0] = FEATURES_DONE
+                return i
+        for t in range(n_trails):
+            if tr_sym[t] != s:
+                continue
+            atr = snapshots[s, ATR_1M]
+            same_atr = atr == tr_atr[t] or (atr != atr and tr_atr[t] != tr_atr[t])
+            if tr_dir[t] > 0:
+                moves = eb[i] > tr_best[t] or ed[i] <= tr_stop[t]
+            else:
+                moves = ec[i] < tr_best[t] or ed[i] >= tr_stop[t]
+            if tr_seen[t] == 0 or moves or not same_atr:
+                result[0] = FEATURES_DONE
+                return i
         if not plays_here:
             continue
         decided = False
@@ -201,10 +253,14 @@ class CompiledReplay:
         self.p_proxy = np.array([features.codes[p.proxy] for p in plays], dtype=np.int64)
         self.p_params = np.stack([p.kernel_params for p in plays]) if plays else np.zeros((0, PK.N_PARAMS))
         self.p_out = np.full((len(plays), PK.N_OUT), math.nan)
+        # every play's state as rows of two arrays the kernel takes whole (the plays keep views)
+        self.p_fs = np.zeros((len(plays), PK.N_FS))
+        self.p_its = np.zeros((len(plays), PK.N_ITS), dtype=np.int64)
+        for k, play in enumerate(plays):
+            play.adopt_state(self.p_fs[k], self.p_its[k])
         n_codes = len(PK.CODES)
         self.skip_counts = np.zeros((len(plays), n_codes), dtype=np.int64)
         self.skip_last = np.full((len(plays), n_codes, PK.N_OUT), math.nan)
-        self.last_price = np.full(len(self.symbols), math.nan)
         self.refused = np.zeros(4, dtype=np.int64)
         self.result = np.zeros(1, dtype=np.int64)
         #: events handled in compiled code / handed to Python whole / finished in Python after the plays
@@ -235,30 +291,37 @@ class CompiledReplay:
         n = len(events)
         i = 0
         while i < n:
-            if not trader.idle:
+            watch = trader.watch()
+            if watch.python_only:
                 trader.on_event(self.event(events, i))
                 self.handed += 1
                 i += 1
                 continue
-            p_fs = np.stack([p.kernel_state[0] for p in self.plays])
-            p_its = np.stack([p.kernel_state[1] for p in self.plays])
+            broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen, pos_qty, pos_avg = (
+                self._guards(watch)
+            )
+            last_price = np.array([trader.last_price(s) for s in self.symbols])
+            mark_prices = np.full(len(self.symbols), math.nan)
+            mark_ts = np.full(1, -1, dtype=np.int64)
+            until = NEVER if watch.until is None else watch.until
             j = int(
-                run_idle(
+                run_fast(
                     f.states, f.param_rows, f.sessions, f.partner, f.snapshots,
                     events.symbol, events.ts, events.a, events.b, events.c, events.d, events.e, events.f,
-                    i, n, self._handoff_ns(),
-                    self.p_kind, self.p_index, self.p_proxy, p_fs, p_its, self.p_params, self.p_out,
-                    table.codes, table.minute0, self.skip_counts, self.skip_last, self.last_price, self.refused,
-                    self.result,
+                    i, n, min(self._handoff_ns(), until),
+                    self.p_kind, self.p_index, self.p_proxy, self.p_fs, self.p_its, self.p_params, self.p_out,
+                    table.codes, table.minute0, self.skip_counts, self.skip_last, last_price, self.refused,
+                    self.result, broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen,
+                    pos_qty, pos_avg, watch.realised, watch.loss_limit, mark_prices, mark_ts,
                 )
             )  # fmt: skip
-            for k, play in enumerate(self.plays):
-                fs, its = play.kernel_state
-                fs[:] = p_fs[k]
-                its[:] = p_its[k]
-            self.compiled += j - i
-            self._merge(int(events.ts[j - 1]) + SECOND_NS if j > i else None)
             code = int(self.result[0])
+            handled = j + 1 if code in (DECIDED, FEATURES_DONE) else j
+            self.compiled += j - i
+            if mark_ts[0] >= 0:
+                seen = np.flatnonzero(np.isfinite(mark_prices)).tolist()
+                trader.mark_at(int(mark_ts[0]), {self.symbols[k]: float(mark_prices[k]) for k in seen})
+            self._merge(int(events.ts[handled - 1]) + SECOND_NS if handled > i else None, last_price)
             if code == RUN_END:
                 i = j
             elif code == HANDOFF:
@@ -266,14 +329,50 @@ class CompiledReplay:
                 self.handed += 1
                 i = j + 1
             else:
-                outputs = {
-                    p.name: self.p_out[k].copy()
-                    for k, p in enumerate(self.plays)
-                    if self.p_index[k] == events.symbol[j]
-                }
+                outputs = None
+                if code == DECIDED:
+                    outputs = {
+                        p.name: self.p_out[k].copy()
+                        for k, p in enumerate(self.plays)
+                        if self.p_index[k] == events.symbol[j]
+                    }
                 trader.on_event_stepped(self.event(events, j), outputs)
                 self.decided += 1
                 i = j + 1
+
+    def _guards(self, watch: Watch) -> tuple[Any, ...]:
+        """The kernel's guard arguments for the trades in progress (all empty when idle)."""
+        broker = self.trader.broker
+        n = len(self.symbols)
+        w_t = np.full(n, NEVER, dtype=np.int64)
+        w_low = np.full(n, -math.inf)
+        w_high = np.full(n, math.inf)
+        for k, symbol in enumerate(self.symbols):
+            t, low, high = broker.watch(symbol)
+            w_t[k] = NEVER if t is None else t
+            w_low[k], w_high[k] = low, high
+        timer = broker.next_timer()
+        codes = self.trader.features.codes
+        trails = watch.trails
+        pos_qty = np.zeros(n)
+        pos_avg = np.zeros(n)
+        for symbol, (qty, avg) in watch.positions.items():
+            if symbol in codes:
+                pos_qty[codes[symbol]], pos_avg[codes[symbol]] = qty, avg
+        return (
+            NEVER if timer is None else timer,
+            w_t,
+            w_low,
+            w_high,
+            np.array([codes[t.symbol] for t in trails], dtype=np.int64),
+            np.array([t.direction for t in trails], dtype=np.int64),
+            np.array([t.best for t in trails], dtype=np.float64),
+            np.array([t.stop for t in trails], dtype=np.float64),
+            np.array([math.nan if t.atr is None else t.atr for t in trails], dtype=np.float64),
+            np.array([t.atr is not None for t in trails], dtype=np.int64),
+            pos_qty,
+            pos_avg,
+        )
 
     def _handoff_ns(self) -> int:
         """The next session's open after the trader's time (the kill switch resets there)."""
@@ -284,24 +383,25 @@ class CompiledReplay:
         k = int(np.searchsorted(opens, now, side="right"))
         return int(opens[k]) if k < opens.size else 2**62
 
-    def _merge(self, last_known: int | None) -> None:
+    def _merge(self, last_known: int | None, last_price: NDArray[np.float64]) -> None:
         """Move what the compiled loop counted into the trader and the feature engine; ``last_known``
-        is the known time of the last event it handled (None: none)."""
+        is the known time of the last event it handled (None: none), ``last_price`` its last prices."""
         trader = self.trader
-        for k, play in enumerate(self.plays):
-            for code in np.flatnonzero(self.skip_counts[k]).tolist():
-                skip = play.skip_of(self.skip_last[k, code])
-                key = (play.name, skip.code)
-                trader.skips[key] += int(self.skip_counts[k, code])
-                trader.skip_texts[key] = skip.text
-        self.skip_counts[:] = 0
-        for status in np.flatnonzero(self.refused).tolist():
-            trader.features.refused[REASONS[status]] += int(self.refused[status])
-        self.refused[:] = 0
+        rows, codes = np.nonzero(self.skip_counts)
+        for k, code in zip(rows.tolist(), codes.tolist(), strict=True):
+            play = self.plays[k]
+            skip = play.skip_of(self.skip_last[k, code])
+            key = (play.name, skip.code)
+            trader.skips[key] += int(self.skip_counts[k, code])
+            trader.skip_texts[key] = skip.text
+            self.skip_counts[k, code] = 0
+        if self.refused.any():
+            for status in np.flatnonzero(self.refused).tolist():
+                trader.features.refused[REASONS[status]] += int(self.refused[status])
+            self.refused[:] = 0
         if last_known is not None:
-            seen = np.flatnonzero(np.isfinite(self.last_price)).tolist()
-            trader.note_idle(last_known, {self.symbols[s]: float(self.last_price[s]) for s in seen})
-        self.last_price[:] = math.nan
+            seen = np.flatnonzero(np.isfinite(last_price)).tolist()
+            trader.note_idle(last_known, {self.symbols[s]: float(last_price[s]) for s in seen})
 
     def event(self, events: EventArrays, i: int) -> SecondAgg:
         """Event ``i`` as the :class:`SecondAgg` the trader takes."""

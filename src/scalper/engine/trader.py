@@ -111,7 +111,38 @@ from scalper.strategy.thresholds import Level, RiskThresholds
 
 LevelOf = Callable[[str, int], Level]
 
-__all__ = ["LevelOf", "MarketDriven", "SignalRecord", "Trader"]
+__all__ = ["LevelOf", "MarketDriven", "SignalRecord", "Trader", "TrailWatch", "Watch"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrailWatch:
+    """A trailing exit a compiled loop must watch: any bar of ``symbol`` that makes a new best price
+    (direction +1: a high above ``best``; −1: a low below it), closes at or through ``stop``, or
+    comes with another 1-minute ATR than ``atr`` (None: never updated yet) moves or triggers it."""
+
+    symbol: str
+    direction: int
+    best: float
+    stop: float
+    atr: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What a compiled loop must hand back to :meth:`Trader.on_event` while trades are in progress.
+
+    ``python_only``: every event (a kill-switch trip, a flatten or a close in progress);
+    ``until``: known times at or after it (the flatten before the close); ``trails``; the open
+    ``positions`` (symbol → (qty, average price)) whose marks could reach the daily loss limit:
+    realised ``realised`` + unrealised ≤ −``loss_limit``.
+    """
+
+    python_only: bool
+    until: int | None
+    trails: tuple[TrailWatch, ...]
+    positions: dict[str, tuple[float, float]]
+    realised: float
+    loss_limit: float
 
 
 @runtime_checkable
@@ -136,6 +167,7 @@ class _Trade:
     closing: Leg | None = None  # a close decided while bracket legs were still working
     plan: BracketPlan | None = None
     trail: TrailingStop | None = None  # the engine's trailing exit, from the entry's first fill
+    trail_atr: float | None = None  # the ATR value (nan: not ready) at the trail's last update
 
     @property
     def orders(self) -> tuple[str, ...]:
@@ -299,10 +331,46 @@ class Trader:
         return not self._trades and all(p.is_flat for p in self._positions.values())
 
     def note_idle(self, ts: int, prices: Mapping[str, float]) -> None:
-        """What a compiled loop did while idle up to known time ``ts``: the last prices it saw
-        (``on_event`` notes them itself) and the time (the trader's and a replay clock's)."""
+        """What a compiled loop did up to known time ``ts`` without the trader: the last prices it
+        saw (``on_event`` notes them itself), the time (the trader's and a replay clock's) and the
+        kill switch's data heartbeat."""
         self._last_price.update(prices)
-        self._advance(ts)
+        self.kill_switch.handle(DataHeartbeat(ts=self._advance(ts)))
+
+    def watch(self) -> Watch:
+        """What a compiled loop must watch to skip events while trades are in progress (see
+        :class:`Watch`); the broker's own orders are the broker's to say."""
+        trades = list(self._trades.values())
+        python_only = (
+            self.kill_switch.tripped or self._flattening is not None or any(t.closing is not None for t in trades)
+        )
+        until = self.kill_switch.flatten_start(self._now) if trades and self._now is not None else None
+        trails = tuple(
+            TrailWatch(symbol=t.symbol, direction=1 if t.trail.direction == "long" else -1, best=t.trail.best,
+                       stop=t.trail.stop, atr=t.trail_atr)
+            for t in trades
+            if t.trail is not None and t.net != 0.0 and not any(self.book.order(c).is_open for c in t.exits)
+        )  # fmt: skip
+        positions = {s: (p.qty, p.avg_price) for s, p in self._positions.items() if not p.is_flat}
+        return Watch(
+            python_only=python_only,
+            until=until,
+            trails=trails,
+            positions=positions,
+            realised=self.kill_switch.realised,
+            loss_limit=self.kill_switch.loss_limit,
+        )
+
+    def mark_at(self, ts: int, prices: Mapping[str, float]) -> None:
+        """The mark-to-market ``on_event`` would have made at known time ``ts`` with the last
+        ``prices`` then (a compiled loop's last mark, handed over)."""
+        if not any(not p.is_flat for p in self._positions.values()):
+            return
+        unrealised = sum(
+            p.unrealised_pnl(prices[s]) for s, p in self._positions.items() if not p.is_flat and s in prices
+        )
+        self.kill_switch.handle(DataHeartbeat(ts=ts))  # as on_event: the data, then the mark
+        self.kill_switch.handle(MarkToMarket(ts=ts, unrealised=unrealised))
 
     def on_event(self, event: MarketEvent) -> None:
         """Handle one market event (in replay order); see the module docstring for the steps."""
@@ -311,10 +379,14 @@ class Trader:
         self._update_features(event)
         self._after_features(event, now, None)
 
-    def on_event_stepped(self, event: SecondAgg, outputs: Mapping[str, Any]) -> None:
-        """Finish :meth:`on_event` for an index bar whose features a compiled loop has applied and whose
-        plays it has stepped: ``outputs`` maps each play on that index to its compiled rule's output
-        (:mod:`scalper.plays.kernels`), applied instead of stepping the play again."""
+    def last_price(self, symbol: str) -> float:
+        """The last price seen of ``symbol`` (nan: none yet)."""
+        return self._last_price.get(symbol, math.nan)
+
+    def on_event_stepped(self, event: SecondAgg, outputs: Mapping[str, Any] | None) -> None:
+        """Finish :meth:`on_event` for a bar whose features a compiled loop has applied: ``outputs`` maps
+        each play on that index to its compiled rule's output (:mod:`scalper.plays.kernels`) when the
+        loop stepped the plays (applied instead of stepping them again), None when it did not."""
         self._arrived_ns = self._perf()
         now = self._advance(self._known(event))
         self._after_features(event, now, outputs)
@@ -623,6 +695,7 @@ class Trader:
             usable = isinstance(atr, float) and math.isfinite(atr) and atr > 0.0
             step = trail.update(price=bar.close, high=bar.high, low=bar.low, atr=atr if usable else None)
             trade.trail = step.state
+            trade.trail_atr = atr if isinstance(atr, float) else math.nan
             if not step.triggered:
                 continue
             text = f"close {bar.close:.2f} reached the trailing stop {step.state.stop:.2f}"

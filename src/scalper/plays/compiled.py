@@ -88,6 +88,13 @@ class CompiledPlay(Play[C]):
         """The play's own state arrays ``(fs, its)`` (not copies: a kernel call updates the play)."""
         return self._fs, self._its
 
+    def adopt_state(self, fs: K.F64, its: K.I64) -> None:
+        """Keep the state in ``fs`` and ``its`` from now on (e.g. rows of a compiled loop's arrays of
+        every play), after copying the current state into them."""
+        fs[:] = self._fs
+        its[:] = self._its
+        self._fs, self._its = fs, its
+
     @property
     def kernel_params(self) -> K.F64:
         """The kernel's parameters built from the config."""

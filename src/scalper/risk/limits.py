@@ -202,6 +202,17 @@ class KillSwitch:
         """The daily loss limit in dollars (positive)."""
         return self._loss_limit
 
+    @property
+    def realised(self) -> float:
+        """Realised PnL since the session's open (costs included)."""
+        return self._realised
+
+    def flatten_start(self, ts: int) -> int | None:
+        """When the flatten before the close begins in the session in progress at ``ts`` (None outside
+        a session)."""
+        session = self._sessions.at(ts)
+        return None if session is None else self._flatten_from(session[1])
+
     def orders_in_window(self) -> int:
         """Orders submitted in (t − 60 s, t] at the time t of the last event."""
         return len(self._orders)
