@@ -103,6 +103,7 @@ def run_fast(
     tr_stop: NDArray[np.float64],
     tr_atr: NDArray[np.float64],
     tr_seen: NDArray[np.int64],
+    tr_params: NDArray[np.float64],
     pos_qty: NDArray[np.float64],
     pos_avg: NDArray[np.float64],
     realised: float,
@@ -165,13 +166,15 @@ def run_fast(
                 continue
             atr = snapshots[s, ATR_1M]
             same_atr = atr == tr_atr[t] or (atr != atr and tr_atr[t] != tr_atr[t])
-            if tr_dir[t] > 0:
-                moves = eb[i] > tr_best[t] or ed[i] <= tr_stop[t]
-            else:
-                moves = ec[i] < tr_best[t] or ed[i] >= tr_stop[t]
-            if tr_seen[t] == 0 or moves or not same_atr:
+            if tr_seen[t] == 0 or not same_atr:
                 result[0] = FEATURES_DONE
                 return i
+            d = tr_dir[t]
+            best = max(tr_best[t], eb[i]) if d > 0 else min(tr_best[t], ec[i])
+            if _may_trigger(d, best, ed[i], atr, tr_stop[t], tr_params[t]):
+                result[0] = FEATURES_DONE
+                return i
+            tr_best[t] = best
         if not plays_here:
             continue
         decided = False
@@ -200,6 +203,31 @@ def run_fast(
                 skip_last[p, code, :] = p_out[p]
     result[0] = RUN_END
     return stop
+
+
+# tr_params columns
+TR_ENTRY = 0
+TR_RISK = 1
+TR_MULTIPLE = 2
+TR_BREAKEVEN_R = 3
+TR_BREAKEVEN_OFFSET = 4
+TR_TICK = 5
+
+
+@kernel
+def _may_trigger(d: int, best: float, close: float, atr: float, stop: float, p: NDArray[np.float64]) -> bool:
+    """Whether a bar closing at ``close`` may reach the trail once its best price is ``best``: the
+    stop is at most (long; at least, short) the largest of the last stop, the breakeven level once
+    reached and the ATR candidate, each before its rounding to the tick (plus one tick of margin)."""
+    tick = p[TR_TICK]
+    bound = stop
+    if d * (best - p[TR_ENTRY]) >= p[TR_BREAKEVEN_R] * p[TR_RISK] * (1 - 1e-9):
+        level = p[TR_ENTRY] + d * p[TR_BREAKEVEN_OFFSET] + d * tick
+        bound = max(bound, level) if d > 0 else min(bound, level)
+    if atr == atr and atr > 0.0:
+        level = best - d * p[TR_MULTIPLE] * atr + d * tick
+        bound = max(bound, level) if d > 0 else min(bound, level)
+    return d * (close - bound) <= 0.0
 
 
 @dataclass(slots=True)
@@ -265,6 +293,8 @@ class CompiledReplay:
         self.result = np.zeros(1, dtype=np.int64)
         #: events handled in compiled code / handed to Python whole / finished in Python after the plays
         self.compiled = self.handed = self.decided = 0
+        #: trailing exits brought up to date after bars followed in compiled code
+        self.trail_catch_ups = 0
 
     def run(self, events: EventArrays, *, level_of: Any | None = None) -> None:
         """Every event of ``events`` through the trader. The levels are asked of ``level_of`` (default:
@@ -297,9 +327,8 @@ class CompiledReplay:
                 self.handed += 1
                 i += 1
                 continue
-            broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen, pos_qty, pos_avg = (
-                self._guards(watch)
-            )
+            (broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen, tr_params, pos_qty,
+             pos_avg) = self._guards(watch)  # fmt: skip
             last_price = np.array([trader.last_price(s) for s in self.symbols])
             mark_prices = np.full(len(self.symbols), math.nan)
             mark_ts = np.full(1, -1, dtype=np.int64)
@@ -312,12 +341,16 @@ class CompiledReplay:
                     self.p_kind, self.p_index, self.p_proxy, self.p_fs, self.p_its, self.p_params, self.p_out,
                     table.codes, table.minute0, self.skip_counts, self.skip_last, last_price, self.refused,
                     self.result, broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen,
-                    pos_qty, pos_avg, watch.realised, watch.loss_limit, mark_prices, mark_ts,
+                    tr_params, pos_qty, pos_avg, watch.realised, watch.loss_limit, mark_prices, mark_ts,
                 )
             )  # fmt: skip
             code = int(self.result[0])
             handled = j + 1 if code in (DECIDED, FEATURES_DONE) else j
             self.compiled += j - i
+            for k, trail in enumerate(watch.trails):
+                if tr_best[k] != trail.best:
+                    trader.catch_up_trail(trail.play, float(tr_best[k]))
+                    self.trail_catch_ups += 1
             if mark_ts[0] >= 0:
                 seen = np.flatnonzero(np.isfinite(mark_prices)).tolist()
                 trader.mark_at(int(mark_ts[0]), {self.symbols[k]: float(mark_prices[k]) for k in seen})
@@ -370,6 +403,10 @@ class CompiledReplay:
             np.array([t.stop for t in trails], dtype=np.float64),
             np.array([math.nan if t.atr is None else t.atr for t in trails], dtype=np.float64),
             np.array([t.atr is not None for t in trails], dtype=np.int64),
+            np.array(
+                [[t.entry, t.risk, t.multiple, t.breakeven_after_r, t.breakeven_offset, t.tick] for t in trails],
+                dtype=np.float64,
+            ).reshape(len(trails), 6),
             pos_qty,
             pos_avg,
         )

@@ -116,15 +116,27 @@ __all__ = ["LevelOf", "MarketDriven", "SignalRecord", "Trader", "TrailWatch", "W
 
 @dataclass(frozen=True, slots=True)
 class TrailWatch:
-    """A trailing exit a compiled loop must watch: any bar of ``symbol`` that makes a new best price
-    (direction +1: a high above ``best``; −1: a low below it), closes at or through ``stop``, or
-    comes with another 1-minute ATR than ``atr`` (None: never updated yet) moves or triggers it."""
+    """A trailing exit (an ATR multiple behind the best price, breakeven after ``breakeven_after_r``
+    × the initial ``risk``) a compiled loop follows for the trade of ``play`` on ``symbol``.
 
+    While the 1-minute ATR stays ``atr`` (None: never updated yet, so the next bar is the trader's),
+    the trail's state after any run of bars depends only on the best price they reach (the stop is
+    a non-decreasing function of it), so the loop tracks the best price and hands the trader
+    (:meth:`Trader.catch_up_trail`) that best price; a bar that may close at or through the stop
+    (bounded from the unrounded candidates) or brings another ATR goes to the trader."""
+
+    play: str
     symbol: str
     direction: int
     best: float
     stop: float
     atr: float | None
+    entry: float
+    risk: float
+    multiple: float
+    breakeven_after_r: float
+    breakeven_offset: float
+    tick: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,11 +358,10 @@ class Trader:
         )
         until = self.kill_switch.flatten_start(self._now) if trades and self._now is not None else None
         trails = tuple(
-            TrailWatch(symbol=t.symbol, direction=1 if t.trail.direction == "long" else -1, best=t.trail.best,
-                       stop=t.trail.stop, atr=t.trail_atr)
+            self._trail_watch(t, t.trail)
             for t in trades
             if t.trail is not None and t.net != 0.0 and not any(self.book.order(c).is_open for c in t.exits)
-        )  # fmt: skip
+        )
         positions = {s: (p.qty, p.avg_price) for s, p in self._positions.items() if not p.is_flat}
         return Watch(
             python_only=python_only,
@@ -360,6 +371,35 @@ class Trader:
             realised=self.kill_switch.realised,
             loss_limit=self.kill_switch.loss_limit,
         )
+
+    def _trail_watch(self, trade: _Trade, trail: TrailingStop) -> TrailWatch:
+        rule = trail.rule
+        if not isinstance(rule, AtrMultiple):
+            raise InvariantError(f"trader: a compiled loop follows ATR trails only, {trade.play} has {rule!r}")
+        return TrailWatch(
+            play=trade.play,
+            symbol=trade.symbol,
+            direction=1 if trail.direction == "long" else -1,
+            best=trail.best,
+            stop=trail.stop,
+            atr=trade.trail_atr,
+            entry=trail.entry,
+            risk=trail.initial_risk,
+            multiple=rule.multiple,
+            breakeven_after_r=trail.breakeven_after_r,
+            breakeven_offset=trail.breakeven_offset,
+            tick=trail.tick,
+        )
+
+    def catch_up_trail(self, play: str, best: float) -> None:
+        """The trailing exit of ``play``'s trade after bars a compiled loop followed, which reached
+        ``best`` under the ATR of its last update and never reached the stop (see :class:`TrailWatch`)."""
+        trade = self._trades[play]
+        if trade.trail is None or trade.trail_atr is None:
+            raise InvariantError(f"trader: {play} has no trailing exit under way to catch up")
+        atr = trade.trail_atr
+        usable = math.isfinite(atr) and atr > 0.0
+        trade.trail = trade.trail.update(price=best, high=best, low=best, atr=atr if usable else None).state
 
     def mark_at(self, ts: int, prices: Mapping[str, float]) -> None:
         """The mark-to-market ``on_event`` would have made at known time ``ts`` with the last

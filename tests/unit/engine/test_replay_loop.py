@@ -30,9 +30,10 @@ def level_of(play: str, ts: int) -> Level:
     return LEVELS[(ts // NS_PER_MIN // (23 + len(play))) % 4]
 
 
-@pytest.fixture(scope="module")
-def events() -> EventArrays:
-    return market_events(generate_market_days(dt.date(2025, 3, 3), 3, 11), SYMBOLS)
+@pytest.fixture(scope="module", params=[(dt.date(2025, 3, 3), 3, 11), (dt.date(2025, 6, 2), 2, 23)])
+def events(request: pytest.FixtureRequest) -> EventArrays:
+    start, sessions, seed = request.param
+    return market_events(generate_market_days(start, sessions, seed), SYMBOLS)
 
 
 def trader() -> Trader:
@@ -93,6 +94,8 @@ def test_compiled_replay_equals_the_trader_event_by_event(events: EventArrays) -
     assert compiled.compiled > 0.5 * len(events)
     assert compiled.decided >= len(a["signals"]) - compiled.handed
     assert compiled.compiled + compiled.handed + compiled.decided == len(events)
+    assert compiled.trail_catch_ups > 0  # trailing exits followed in compiled code, then handed over
+    assert any(r.code == "TRAIL_STOP" for s in a["signals"] for r in s[4])  # and some reached
 
 
 def test_the_level_table_asks_the_policy_once_per_minute_in_time_order() -> None:
