@@ -29,7 +29,7 @@ for the rest of the replay (so the policy is asked exactly what ``on_event`` wou
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ FEATURES_DONE = 3  # the features step was applied: Python does the rest (a mark
 
 ATR_1M = FIELDS.index("atr_1m")
 NEVER = 2**62
+TRAIL_RUNS = 64  # runs of one ATR value a trailing exit is followed through before the trader catches up
 
 _NO_MINUTE = -1
 
@@ -100,10 +101,11 @@ def run_fast(
     tr_sym: NDArray[np.int64],
     tr_dir: NDArray[np.int64],
     tr_best: NDArray[np.float64],
-    tr_stop: NDArray[np.float64],
-    tr_atr: NDArray[np.float64],
-    tr_seen: NDArray[np.int64],
+    tr_bound: NDArray[np.float64],
     tr_params: NDArray[np.float64],
+    tr_seg_best: NDArray[np.float64],
+    tr_seg_atr: NDArray[np.float64],
+    tr_nseg: NDArray[np.int64],
     pos_qty: NDArray[np.float64],
     pos_avg: NDArray[np.float64],
     realised: float,
@@ -165,16 +167,21 @@ def run_fast(
             if tr_sym[t] != s:
                 continue
             atr = snapshots[s, ATR_1M]
-            same_atr = atr == tr_atr[t] or (atr != atr and tr_atr[t] != tr_atr[t])
-            if tr_seen[t] == 0 or not same_atr:
-                result[0] = FEATURES_DONE
-                return i
             d = tr_dir[t]
             best = max(tr_best[t], eb[i]) if d > 0 else min(tr_best[t], ec[i])
-            if _may_trigger(d, best, ed[i], atr, tr_stop[t], tr_params[t]):
-                result[0] = FEATURES_DONE
+            n = tr_nseg[t]
+            new_run = n == 0 or not _same(atr, tr_seg_atr[t, n - 1])
+            bound = _stop_bound(d, best, atr, tr_bound[t], tr_params[t])
+            if (new_run and n == tr_seg_best.shape[1]) or d * (ed[i] - bound) <= 0.0:
+                result[0] = FEATURES_DONE  # the trader follows this bar itself
                 return i
+            if new_run:
+                tr_seg_atr[t, n] = atr
+                n += 1
+                tr_nseg[t] = n
+            tr_seg_best[t, n - 1] = best
             tr_best[t] = best
+            tr_bound[t] = bound
         if not plays_here:
             continue
         decided = False
@@ -215,19 +222,44 @@ TR_TICK = 5
 
 
 @kernel
-def _may_trigger(d: int, best: float, close: float, atr: float, stop: float, p: NDArray[np.float64]) -> bool:
-    """Whether a bar closing at ``close`` may reach the trail once its best price is ``best``: the
-    stop is at most (long; at least, short) the largest of the last stop, the breakeven level once
-    reached and the ATR candidate, each before its rounding to the tick (plus one tick of margin)."""
+def _same(a: float, b: float) -> bool:
+    """Equal, or both nan."""
+    return a == b or (a != a and b != b)
+
+
+@kernel
+def _stop_bound(d: int, best: float, atr: float, bound: float, p: NDArray[np.float64]) -> float:
+    """A bound the trailing stop cannot pass (long: at most; short: at least) after a bar that takes
+    the best price to ``best`` under ``atr``: the bound so far (from the last known stop), the
+    breakeven level once reached and the ATR candidate, each before its rounding to the tick plus
+    one tick. A bar closing beyond it cannot reach the stop."""
     tick = p[TR_TICK]
-    bound = stop
     if d * (best - p[TR_ENTRY]) >= p[TR_BREAKEVEN_R] * p[TR_RISK] * (1 - 1e-9):
         level = p[TR_ENTRY] + d * p[TR_BREAKEVEN_OFFSET] + d * tick
         bound = max(bound, level) if d > 0 else min(bound, level)
     if atr == atr and atr > 0.0:
         level = best - d * p[TR_MULTIPLE] * atr + d * tick
         bound = max(bound, level) if d > 0 else min(bound, level)
-    return d * (close - bound) <= 0.0
+    return bound
+
+
+def seconds_arrays(events: Sequence[SecondAgg], codes: Mapping[str, int]) -> EventArrays:
+    """One-second aggregates (in delivery order) as the arrays the loop takes; ``codes`` are the
+    feature engine's symbol codes (an unknown symbol is an :class:`InvariantError`)."""
+    unknown = sorted({e.symbol for e in events} - codes.keys())
+    if unknown:
+        raise InvariantError(f"compiled replay: symbols the feature engine lacks: {', '.join(unknown)}")
+    nan = math.nan
+    return EventArrays.seconds(
+        np.array([codes[e.symbol] for e in events], dtype=np.int64),
+        np.array([e.ts_event for e in events], dtype=np.int64),
+        np.array([e.open for e in events]),
+        np.array([e.high for e in events]),
+        np.array([e.low for e in events]),
+        np.array([e.close for e in events]),
+        np.array([nan if e.volume is None else e.volume for e in events]),
+        np.array([nan if e.vwap is None else e.vwap for e in events]),
+    )
 
 
 @dataclass(slots=True)
@@ -327,8 +359,11 @@ class CompiledReplay:
                 self.handed += 1
                 i += 1
                 continue
-            (broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen, tr_params, pos_qty,
+            (broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_bound, tr_params, pos_qty,
              pos_avg) = self._guards(watch)  # fmt: skip
+            tr_seg_best = np.zeros((len(watch.trails), TRAIL_RUNS))
+            tr_seg_atr = np.zeros((len(watch.trails), TRAIL_RUNS))
+            tr_nseg = np.zeros(len(watch.trails), dtype=np.int64)
             last_price = np.array([trader.last_price(s) for s in self.symbols])
             mark_prices = np.full(len(self.symbols), math.nan)
             mark_ts = np.full(1, -1, dtype=np.int64)
@@ -340,16 +375,17 @@ class CompiledReplay:
                     i, n, min(self._handoff_ns(), until),
                     self.p_kind, self.p_index, self.p_proxy, self.p_fs, self.p_its, self.p_params, self.p_out,
                     table.codes, table.minute0, self.skip_counts, self.skip_last, last_price, self.refused,
-                    self.result, broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_stop, tr_atr, tr_seen,
-                    tr_params, pos_qty, pos_avg, watch.realised, watch.loss_limit, mark_prices, mark_ts,
+                    self.result, broker_t, w_t, w_low, w_high, tr_sym, tr_dir, tr_best, tr_bound, tr_params,
+                    tr_seg_best, tr_seg_atr, tr_nseg, pos_qty, pos_avg, watch.realised, watch.loss_limit,
+                    mark_prices, mark_ts,
                 )
             )  # fmt: skip
             code = int(self.result[0])
             handled = j + 1 if code in (DECIDED, FEATURES_DONE) else j
             self.compiled += j - i
             for k, trail in enumerate(watch.trails):
-                if tr_best[k] != trail.best:
-                    trader.catch_up_trail(trail.play, float(tr_best[k]))
+                for run in range(int(tr_nseg[k])):
+                    trader.catch_up_trail(trail.play, float(tr_seg_best[k, run]), float(tr_seg_atr[k, run]))
                     self.trail_catch_ups += 1
             if mark_ts[0] >= 0:
                 seen = np.flatnonzero(np.isfinite(mark_prices)).tolist()
@@ -401,8 +437,6 @@ class CompiledReplay:
             np.array([t.direction for t in trails], dtype=np.int64),
             np.array([t.best for t in trails], dtype=np.float64),
             np.array([t.stop for t in trails], dtype=np.float64),
-            np.array([math.nan if t.atr is None else t.atr for t in trails], dtype=np.float64),
-            np.array([t.atr is not None for t in trails], dtype=np.int64),
             np.array(
                 [[t.entry, t.risk, t.multiple, t.breakeven_after_r, t.breakeven_offset, t.tick] for t in trails],
                 dtype=np.float64,

@@ -119,18 +119,17 @@ class TrailWatch:
     """A trailing exit (an ATR multiple behind the best price, breakeven after ``breakeven_after_r``
     × the initial ``risk``) a compiled loop follows for the trade of ``play`` on ``symbol``.
 
-    While the 1-minute ATR stays ``atr`` (None: never updated yet, so the next bar is the trader's),
-    the trail's state after any run of bars depends only on the best price they reach (the stop is
-    a non-decreasing function of it), so the loop tracks the best price and hands the trader
-    (:meth:`Trader.catch_up_trail`) that best price; a bar that may close at or through the stop
-    (bounded from the unrounded candidates) or brings another ATR goes to the trader."""
+    While the 1-minute ATR keeps one value, the trail's state after any run of bars depends only on
+    the best price they reach (the stop is a non-decreasing function of it), so the loop tracks the
+    best price per run of one ATR value and hands each run to :meth:`Trader.catch_up_trail`; a bar
+    that may close at or through the stop (bounded from the unrounded candidates) goes to the
+    trader itself."""
 
     play: str
     symbol: str
     direction: int
     best: float
     stop: float
-    atr: float | None
     entry: float
     risk: float
     multiple: float
@@ -179,7 +178,6 @@ class _Trade:
     closing: Leg | None = None  # a close decided while bracket legs were still working
     plan: BracketPlan | None = None
     trail: TrailingStop | None = None  # the engine's trailing exit, from the entry's first fill
-    trail_atr: float | None = None  # the ATR value (nan: not ready) at the trail's last update
 
     @property
     def orders(self) -> tuple[str, ...]:
@@ -382,7 +380,6 @@ class Trader:
             direction=1 if trail.direction == "long" else -1,
             best=trail.best,
             stop=trail.stop,
-            atr=trade.trail_atr,
             entry=trail.entry,
             risk=trail.initial_risk,
             multiple=rule.multiple,
@@ -391,13 +388,14 @@ class Trader:
             tick=trail.tick,
         )
 
-    def catch_up_trail(self, play: str, best: float) -> None:
-        """The trailing exit of ``play``'s trade after bars a compiled loop followed, which reached
-        ``best`` under the ATR of its last update and never reached the stop (see :class:`TrailWatch`)."""
+    def catch_up_trail(self, play: str, best: float, atr: float) -> None:
+        """The trailing exit of ``play``'s trade after a run of bars a compiled loop followed under one
+        1-minute ATR value ``atr`` (nan: not ready), which took the best price to ``best`` and never
+        reached the stop: within such a run the trail's state depends only on the best price (its
+        stop is a non-decreasing function of it), so one update at ``best`` is the whole run's."""
         trade = self._trades[play]
-        if trade.trail is None or trade.trail_atr is None:
+        if trade.trail is None:
             raise InvariantError(f"trader: {play} has no trailing exit under way to catch up")
-        atr = trade.trail_atr
         usable = math.isfinite(atr) and atr > 0.0
         trade.trail = trade.trail.update(price=best, high=best, low=best, atr=atr if usable else None).state
 
@@ -735,7 +733,6 @@ class Trader:
             usable = isinstance(atr, float) and math.isfinite(atr) and atr > 0.0
             step = trail.update(price=bar.close, high=bar.high, low=bar.low, atr=atr if usable else None)
             trade.trail = step.state
-            trade.trail_atr = atr if isinstance(atr, float) else math.nan
             if not step.triggered:
                 continue
             text = f"close {bar.close:.2f} reached the trailing stop {step.state.stop:.2f}"
