@@ -25,7 +25,7 @@ from typing import Any
 from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.core.clock import ReplayClock
 from scalper.engine.replay_loop import CompiledReplay
-from scalper.engine.trader import Trader
+from scalper.engine.trader import LevelOf, Trader
 from scalper.features.engine import EventArrays, FeatureEngine
 from scalper.plays import load_plays
 from scalper.strategy.calendar_policy import CalendarPolicy
@@ -39,8 +39,9 @@ EQUITY = 100_000.0
 DAILY_SIGMA = {"SPY": 0.011, "QQQ": 0.014}
 
 
-def trader() -> Trader:
-    """The benchmark's trader: every play of the packaged thresholds, a simulated broker."""
+def trader(level_of: LevelOf | None = None) -> Trader:
+    """The benchmark's trader: every play of the packaged thresholds, a simulated broker, the
+    calendar's policy (or ``level_of``)."""
     thresholds = load_thresholds()
     clock = ReplayClock(0)
     t = Trader(
@@ -51,7 +52,7 @@ def trader() -> Trader:
         clock=clock,
         equity=EQUITY,
         daily_sigma=DAILY_SIGMA,
-        level_of=CalendarPolicy(thresholds),
+        level_of=level_of or CalendarPolicy(thresholds),
         perf_counter_ns=time.perf_counter_ns,
         namespace="bench",
     )

@@ -4,20 +4,17 @@ skips, kill-switch history and features as :meth:`Trader.on_event` event by even
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import numpy as np
 import pytest
 
-from scalper.brokers.sim import SimBroker, SimConfig
-from scalper.core.clock import ReplayClock
+from scalper.bench.replay import trader as bench_trader
 from scalper.core.errors import InvariantError
 from scalper.engine.replay_loop import NS_PER_MIN, CompiledReplay, LevelTable
 from scalper.engine.trader import Trader
-from scalper.features.engine import EventArrays, FeatureEngine
-from scalper.plays import load_plays
-from scalper.strategy.thresholds import Level, load_thresholds
+from scalper.features.engine import EventArrays
+from scalper.strategy.thresholds import Level
 from scalper.synthetic.feature_events import market_events
 from scalper.synthetic.market import generate_market_days
 
@@ -37,22 +34,7 @@ def events(request: pytest.FixtureRequest) -> EventArrays:
 
 
 def trader() -> Trader:
-    thresholds = load_thresholds()
-    clock = ReplayClock(0)
-    t = Trader(
-        features=FeatureEngine(SYMBOLS),
-        plays=load_plays(thresholds.play_sections()).values(),
-        risk=thresholds.risk,
-        broker=SimBroker(clock, SimConfig(id_prefix="sim-parity")),
-        clock=clock,
-        equity=100_000.0,
-        daily_sigma={"SPY": 0.012, "QQQ": 0.015},
-        level_of=level_of,
-        perf_counter_ns=time.perf_counter_ns,
-        namespace="parity",
-    )
-    t.broker_connected(0)
-    return t
+    return bench_trader(level_of)
 
 
 def outcome(t: Trader) -> dict[str, Any]:
