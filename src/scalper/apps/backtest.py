@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import psycopg
@@ -41,7 +41,7 @@ from scalper.adapters.store import connect
 from scalper.adapters.store.feature_history import SecondsReader, warm_up_with
 from scalper.adapters.store.journal import StoreJournal
 from scalper.adapters.store.orders import write_run
-from scalper.adapters.store.readers import read_seconds_merged
+from scalper.adapters.store.readers import read_minutes_merged, read_seconds_merged
 from scalper.apps.live_policy import LivePolicy
 from scalper.apps.run import daily_sigma
 from scalper.backtest.report import ReportData, ReportPaths, write_report
@@ -52,11 +52,11 @@ from scalper.brokers.sim import SimBroker, SimConfig
 from scalper.config.model import Config
 from scalper.core.clock import ReplayClock
 from scalper.core.errors import ConfigError, DataError, StoreError
-from scalper.core.events import SECOND_NS, SecondAgg
+from scalper.core.events import SECOND_NS, MinuteAgg, SecondAgg
 from scalper.core.timeutil import NEW_YORK, NS_PER_MS, datetime_to_ns
 from scalper.engine.replay_loop import CompiledReplay, seconds_arrays
 from scalper.engine.trader import Trader
-from scalper.features.engine import FeatureEngine
+from scalper.features.engine import FeatureEngine, Resolution
 from scalper.marketdata.calendar import session_table
 from scalper.plays import load_plays
 from scalper.plays.compiled import CompiledPlay
@@ -97,22 +97,26 @@ def sessions_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return [dt.datetime.fromtimestamp(int(ns) / 1e9, NEW_YORK).date() for ns in chosen]
 
 
-def session_events(read: SecondsReader, symbols: Sequence[str], day: dt.date) -> list[SecondAgg]:
-    """The recorded seconds of ``symbols`` on New York date ``day``, in the live runner's order."""
+def session_events(
+    read: SecondsReader, symbols: Sequence[str], day: dt.date, resolution: Resolution = "second"
+) -> list[SecondAgg] | list[MinuteAgg]:
+    """The recorded bars of ``symbols`` on New York date ``day`` (seconds, or minute bars at
+    ``resolution`` minute), in the live runner's order."""
     start, end = day_bounds(day)
     cols = read(symbols, start, end)  # by (ts, position in symbols): the replay order
     ts = cols["ts_ns"].astype(np.int64)
     sym = cols["symbol_id"]
     o, h, lo, c, v, w = (cols[k].tolist() for k in ("open", "high", "low", "close", "volume", "vwap"))
     names = list(symbols)
-    out: list[SecondAgg] = []
+    kind, length = (MinuteAgg, 60 * SECOND_NS) if resolution == "minute" else (SecondAgg, SECOND_NS)
+    out: list[Any] = []
     for i, t in enumerate(ts.tolist()):
         volume, vwap = v[i], w[i]
         out.append(
-            SecondAgg(
+            kind(
                 symbol=names[int(sym[i])],
                 ts_event=t,
-                ts_end=t + SECOND_NS,
+                ts_end=t + length,
                 open=o[i],
                 high=h[i],
                 low=lo[i],
@@ -140,8 +144,16 @@ def run_backtest(
     progress: Progress | None = None,
     parquet: Path | None = None,
     chart_days: int = 3,
+    resolution: Resolution = "second",
 ) -> BacktestReport:
-    """Replay the stored sessions ``first``..``last`` through the engine; store the run as ``run_id``."""
+    """Replay the stored sessions ``first``..``last`` through the engine; store the run as ``run_id``.
+
+    ``resolution`` minute replays the stored minute bars instead of the seconds (for history with
+    minute data only): the features are built from the minute bars (the second-level ones move once
+    a minute), the plays decide and the simulated broker fills on minute bars (an order decided at a
+    minute's end fills at the next minute's open at the earliest)."""
+    if resolution == "minute" and parquet is not None:
+        raise ConfigError("--parquet holds seconds; a minute-resolution backtest reads the stored minute bars")
     started = time.perf_counter()
     db = config.database
     connect_db = functools.partial(
@@ -159,7 +171,7 @@ def run_backtest(
     symbols = [*config.feed.index_symbols, *config.feed.proxy_symbols]
     from scalper.apps.features import feature_params
 
-    engine = FeatureEngine(symbols, feature_params(config.features))
+    engine = FeatureEngine(symbols, feature_params(config.features), resolution=resolution)
     with connect_db() as conn:
         if run_exists(conn, run_id):
             raise ConfigError(f"--run-id {run_id}: a run with this id is stored already; choose another")
@@ -173,6 +185,7 @@ def run_backtest(
                 "to": last.isoformat(),
                 "plays": [p.name for p in chosen],
                 "thresholds": thresholds.version,
+                "resolution": resolution,
             },
         )
     clock = ReplayClock(0)
@@ -197,7 +210,9 @@ def run_backtest(
     trader.broker_connected(0)  # as `scalper run` on a new run: connected before any event
     # the compiled replay loop takes the very decisions of on_event, faster; plays without a
     # compiled rule (a user's own) go event by event
-    compiled = CompiledReplay(trader) if all(isinstance(p, CompiledPlay) for p in chosen) else None
+    compiled = (
+        CompiledReplay(trader) if resolution == "second" and all(isinstance(p, CompiledPlay) for p in chosen) else None
+    )
     excursions: dict[str, Excursion] = {}
     prices: dict[dt.date, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     chart = config.feed.proxy_symbols[0]
@@ -206,13 +221,15 @@ def run_backtest(
     ready = False
     try:
         with connect_db() as conn:
-            read: SecondsReader = functools.partial(read_seconds_merged, conn)
+            read: SecondsReader = functools.partial(
+                read_minutes_merged if resolution == "minute" else read_seconds_merged, conn
+            )
             if parquet is not None:
                 read = ParquetSeconds(parquet).read
             for n, day in enumerate(sessions):
-                batch = session_events(read, symbols, day)
+                batch = session_events(read, symbols, day, resolution)
                 if not batch:
-                    log.warning("backtest: no stored seconds on %s", day)
+                    log.warning("backtest: no stored %ss on %s", resolution, day)
                     continue
                 known = batch[0].ts_end
                 if not ready:  # as a live start before this session's first event
@@ -222,7 +239,7 @@ def run_backtest(
                     value = daily_sigma(conn, proxy, known)
                     trader.daily_sigma[proxy] = value or config.broker.default_daily_sigma
                 if compiled is not None:
-                    compiled.run(seconds_arrays(batch, engine.codes))
+                    compiled.run(seconds_arrays(cast(list[SecondAgg], batch), engine.codes))
                 else:
                     for event in batch:
                         trader.on_event(event)
@@ -256,7 +273,9 @@ def run_backtest(
     )
 
 
-def _measure_excursions(trader: Trader, batch: Sequence[SecondAgg], out: dict[str, Excursion]) -> None:
+def _measure_excursions(
+    trader: Trader, batch: Sequence[SecondAgg] | Sequence[MinuteAgg], out: dict[str, Excursion]
+) -> None:
     """MAE/MFE of the trades of this session (entered since its first event), from its bars."""
     first = batch[0].ts_event
     orders = [o for o in trader.book.orders() if o.request.signal_id is not None and o.request.ts_created >= first]

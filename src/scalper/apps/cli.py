@@ -353,6 +353,13 @@ def backtest(
         Path | None,
         typer.Option(help="Folder for report.html, trades.csv and summary.json (default: reports/RUN_ID)."),
     ] = None,
+    resolution: Annotated[
+        str,
+        typer.Option(
+            help="second: the stored one-second aggregates; minute: the stored minute bars (history with "
+            "minute data only: features built from minute bars, decisions and fills on minute bars)."
+        ),
+    ] = "second",
 ) -> None:
     """Replay the stored one-second data through the trading engine and the simulated broker.
 
@@ -380,6 +387,8 @@ def backtest(
         from scalper.strategy.thresholds import load_thresholds
 
         start, end = parse_date("--from", first), parse_date("--to", last)
+        if resolution not in ("second", "minute"):
+            raise ConfigError(f"--resolution: expected 'second' or 'minute', was {resolution!r}")
         names = [p.strip() for p in plays.split(",") if p.strip()] if plays else None
         rid = run_id or f"backtest-{start}-{end}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
         ctx = _context()
@@ -410,6 +419,7 @@ def backtest(
                 plays=names,
                 progress=step,
                 parquet=parquet,
+                resolution="minute" if resolution == "minute" else "second",
             )
             labels = regime_labels(conn, ctx.config.feed.index_symbols)
         paths = write_backtest_report(
@@ -423,6 +433,7 @@ def backtest(
             console.print(evidence)
         table = Table("figure", "value", title=f"backtest {result.run_id}")
         table.add_row("sessions", f"{len(result.sessions)} ({result.sessions[0]} to {result.sessions[-1]})")
+        table.add_row("resolution", resolution)
         table.add_row("events replayed", f"{result.events:,} ({result.events / result.seconds:,.0f}/s)")
         table.add_row("stored events warmed up on", f"{result.warmed_up:,}")
         entries = [r for r in result.trader.signals if r.kind == "enter"]

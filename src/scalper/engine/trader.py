@@ -15,7 +15,8 @@ port. Market events are handed to :meth:`Trader.on_event` in replay order
    delivery order); its updates come back through the listener (step 6);
 4. the kill switch gets a data heartbeat and, when a traded symbol has an open position, the
    mark-to-market of every open position at the last prices seen;
-5. on a one-second bar of an index (``I:SPX``), each play on that index gets
+5. on a one-second bar of an index (``I:SPX``; a minute bar when the feature engine works at minute
+   resolution, from minute data only), each play on that index gets
    ``on_snapshot(known time, index snapshot, proxy snapshot, level)`` with
    ``level = level_of(play name, known time)``. The proxy snapshot is the latest applied: in
    replay order the index's bar of a second comes before the proxy's bar of the same second;
@@ -47,9 +48,10 @@ Decision latency: ``perf_counter_ns`` (injected) is read when an event arrives a
 ``latency_ns``. It is the only wall-time read, and it never influences a decision.
 
 Trailing exit (``[risk.trailing] rule = "atr"``): from the entry's first fill, each one-second bar
-of the traded proxy moves a :class:`~scalper.risk.trailing.TrailingStop` started from the bracket
-plan (``atr_multiple`` × the proxy's 1-minute ATR behind the best price, and breakeven once the
-trade is ``breakeven_after_r`` R in its favour; it never loosens). A bar closing at or through it
+(minute bar at minute resolution) of the traded proxy moves a
+:class:`~scalper.risk.trailing.TrailingStop` started from the bracket plan (``atr_multiple`` × the
+proxy's 1-minute ATR behind the best price, and breakeven once the trade is ``breakeven_after_r`` R
+in its favour; it never loosens). A bar closing at or through it
 closes the trade like an exit intent (reason ``TRAIL_STOP``): the engine manages the trail, so it
 behaves the same with every broker; the bracket's stop stays as the protective order.
 
@@ -235,6 +237,8 @@ class Trader:
         self.skip_texts: dict[tuple[str, str], str] = {}
         self._perf = perf_counter_ns
         self._market = broker if isinstance(broker, MarketDriven) else None
+        #: the bars that drive decisions and trailing exits: the finest the features are built from
+        self._bar: type[SecondAgg] | type[MinuteAgg] = MinuteAgg if features.resolution == "minute" else SecondAgg
         self._trades: dict[str, _Trade] = {}
         self._owner: dict[str, _Trade] = {}  # client id → trade
         self._positions: dict[str, Position] = {}
@@ -438,9 +442,9 @@ class Trader:
             self._market.on_event(event)
         self.kill_switch.handle(DataHeartbeat(ts=now))
         self._mark(event)
-        if isinstance(event, SecondAgg) and self._trades and self._trail_rule is not None:
+        if isinstance(event, self._bar) and self._trades and self._trail_rule is not None:
             self._trail(event, now)
-        if isinstance(event, SecondAgg) and is_index(event.symbol):
+        if isinstance(event, self._bar) and is_index(event.symbol):
             for play in self.plays.values():
                 if play.index == event.symbol:
                     self._decide(play, now, None if outputs is None else outputs[play.name])
@@ -721,7 +725,7 @@ class Trader:
         self.kill_switch.handle(OrderSubmitted(ts=now))
         return cid
 
-    def _trail(self, bar: SecondAgg, now: int) -> None:
+    def _trail(self, bar: SecondAgg | MinuteAgg, now: int) -> None:
         """Move the trailing exits of the trades in ``bar``'s symbol; close a trade whose trail is reached."""
         for trade in list(self._trades.values()):
             trail = trade.trail
@@ -816,7 +820,9 @@ class Trader:
                 event.symbol, event.ts_event, event.open, event.high, event.low, event.close, event.volume, event.vwap
             )
         elif isinstance(event, MinuteAgg):
-            engine.on_minute(event.symbol, event.ts_event, event.open, event.high, event.low, event.close, event.volume)
+            engine.on_minute(
+                event.symbol, event.ts_event, event.open, event.high, event.low, event.close, event.volume, event.vwap
+            )
         elif isinstance(event, Quote):
             engine.on_quote(event.symbol, event.ts_event, event.bid, event.ask)
         elif isinstance(event, Trade):

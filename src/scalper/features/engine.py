@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,9 @@ from scalper.features.snapshot import FIELDS, N_FIELDS, SnapshotView
 from scalper.marketdata.calendar import session_table
 
 DEFAULT_PAIRS: Final = {"I:SPX": "SPY", "I:NDX": "QQQ"}
+Resolution = Literal["second", "minute"]
+#: at minute resolution a minute bar is stepped as the last second of its minute (hh:mm:59)
+MINUTE_STAMP_NS: Final = 59 * SECOND_NS
 REASONS: Final = {K.OUTSIDE_CALENDAR: "outside_calendar", K.STALE: "stale", K.BAD_INPUT: "bad_input"}
 _NAN = float("nan")
 
@@ -135,9 +138,13 @@ class FeatureEngine:
         *,
         pairs: Mapping[str, str] | None = None,
         sessions: NDArray[np.int64] | None = None,
+        resolution: Resolution = "second",
     ) -> None:
         if len(set(symbols)) != len(symbols) or not symbols:
             raise ConfigError(f"feature engine: expected distinct symbols, was {list(symbols)!r}")
+        if resolution not in ("second", "minute"):
+            raise ConfigError(f"feature engine resolution: expected 'second' or 'minute', was {resolution!r}")
+        self.resolution: Resolution = resolution
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.params = params or FeatureParams()
         self.codes: dict[str, int] = {s: i for i, s in enumerate(self.symbols)}
@@ -208,9 +215,25 @@ class FeatureEngine:
         """One NBBO quote; returns 0 or a refusal code."""
         return self._step(symbol, K.QUOTE, ts, bid, ask, _NAN, _NAN, _NAN, _NAN)
 
-    def on_minute(self, symbol: str, ts: int, o: float, h: float, lo: float, c: float, volume: float | None) -> int:
-        """The feed's minute bar (``AM``), checked against the minute built from the seconds."""
-        return self._step(symbol, K.MINUTE, ts, o, h, lo, c, _NAN if volume is None else volume, _NAN)
+    def on_minute(
+        self,
+        symbol: str,
+        ts: int,
+        o: float,
+        h: float,
+        lo: float,
+        c: float,
+        volume: float | None,
+        vwap: float | None = None,
+    ) -> int:
+        """A minute bar (``ts`` = window start). At second resolution it is the feed's ``AM`` bar,
+        checked against the minute built from the seconds. At minute resolution (only minute data)
+        it drives the features: stepped as the last second of its minute, so the minute closes on
+        it and the second-level features move once a minute."""
+        v = _NAN if volume is None else volume
+        if self.resolution == "minute":
+            return self._step(symbol, K.SECOND, ts + MINUTE_STAMP_NS, o, h, lo, c, v, _NAN if vwap is None else vwap)
+        return self._step(symbol, K.MINUTE, ts, o, h, lo, c, v, _NAN)
 
     def replay(
         self, events: EventArrays, *, keep: bool | NDArray[np.bool_] = False

@@ -16,7 +16,7 @@ import psycopg
 
 from scalper.adapters.store.readers import Columns, read_seconds_merged
 from scalper.core.events import SECOND_NS
-from scalper.features.engine import EventArrays, FeatureEngine
+from scalper.features.engine import MINUTE_STAMP_NS, EventArrays, FeatureEngine
 
 #: (symbols, start_ns, end_ns) → their seconds merged (``read_seconds_merged``'s columns)
 SecondsReader = Callable[[Sequence[str], int, int], Columns]
@@ -58,9 +58,15 @@ def warm_up(engine: FeatureEngine, conn: psycopg.Connection[Any], *, now_ns: int
 
 
 def warm_up_with(engine: FeatureEngine, read: SecondsReader, *, now_ns: int, sessions: int) -> int:
-    """:func:`warm_up` from any source of seconds (the database, exported Parquet files)."""
+    """:func:`warm_up` from any source of bars at the engine's resolution: seconds (the database,
+    exported Parquet files), or minute bars for an engine at minute resolution (each stepped as the
+    last second of its minute, as :meth:`FeatureEngine.on_minute` does)."""
     start = warm_up_start(engine, now_ns, sessions)
-    end = now_ns - SECOND_NS + 1_000  # seconds starting at or before now − 1 s (the store keeps microseconds)
-    events = seconds_events(read(engine.symbols, start, end))
+    bar_ns = 60 * SECOND_NS if engine.resolution == "minute" else SECOND_NS
+    end = now_ns - bar_ns + 1_000  # bars starting at or before now − their length (the store keeps microseconds)
+    cols = read(engine.symbols, start, end)
+    if engine.resolution == "minute":
+        cols = {**cols, "ts_ns": cols["ts_ns"] + MINUTE_STAMP_NS}
+    events = seconds_events(cols)
     status, _ = engine.replay(events)
     return int(np.count_nonzero(status == 0))

@@ -43,18 +43,38 @@ def read_seconds(conn: psycopg.Connection[Any], symbol: str, start_ns: int, end_
 
     Returns ``ts_ns`` (int64) and float64 ``open, high, low, close, volume, vwap`` (NaN when absent).
     """
+    return _read_bars(conn, sql.SQL("agg_1s WHERE"), symbol, start_ns, end_ns)
+
+
+def read_minutes(conn: psycopg.Connection[Any], symbol: str, start_ns: int, end_ns: int) -> Columns:
+    """One-minute bars (``bars``, timeframe ``1m``) of ``symbol`` starting in ``[start_ns, end_ns)``,
+    in time order; the columns of :func:`read_seconds`."""
+    return _read_bars(conn, sql.SQL("bars WHERE timeframe = '1m' AND"), symbol, start_ns, end_ns)
+
+
+def _read_bars(
+    conn: psycopg.Connection[Any], where: sql.Composable, symbol: str, start_ns: int, end_ns: int
+) -> Columns:
     query = sql.SQL(
         "SELECT (EXTRACT(EPOCH FROM ts) * 1000000)::int8, open, high, low, close, "
-        "COALESCE(volume, 'NaN'), COALESCE(vwap, 'NaN') FROM agg_1s "
-        "WHERE symbol = {s} AND ts >= {a} AND ts < {b} ORDER BY ts"
-    ).format(s=sql.Literal(symbol), a=_ts_literal(start_ns), b=_ts_literal(end_ns))
+        "COALESCE(volume, 'NaN'), COALESCE(vwap, 'NaN') FROM {w} "
+        "symbol = {s} AND ts >= {a} AND ts < {b} ORDER BY ts"
+    ).format(w=where, s=sql.Literal(symbol), a=_ts_literal(start_ns), b=_ts_literal(end_ns))
     return _copy_fixed(conn, query, ("ts", *_PRICE_COLUMNS))
 
 
 def read_seconds_merged(conn: psycopg.Connection[Any], symbols: Sequence[str], start_ns: int, end_ns: int) -> Columns:
     """Several symbols' seconds merged into one ts-ordered stream with a ``symbol_id`` column
     (the index into ``symbols``); ties keep the order of ``symbols``."""
-    parts = [read_seconds(conn, s, start_ns, end_ns) for s in symbols]
+    return _merged([read_seconds(conn, s, start_ns, end_ns) for s in symbols])
+
+
+def read_minutes_merged(conn: psycopg.Connection[Any], symbols: Sequence[str], start_ns: int, end_ns: int) -> Columns:
+    """Several symbols' minute bars merged as :func:`read_seconds_merged` merges seconds."""
+    return _merged([read_minutes(conn, s, start_ns, end_ns) for s in symbols])
+
+
+def _merged(parts: Sequence[Columns]) -> Columns:
     merged: Columns = {k: np.concatenate([p[k] for p in parts]) for k in ("ts_ns", *_PRICE_COLUMNS)}
     merged["symbol_id"] = np.concatenate([np.full(len(p["ts_ns"]), i, dtype=np.int16) for i, p in enumerate(parts)])
     order = np.lexsort((merged["symbol_id"], merged["ts_ns"]))
