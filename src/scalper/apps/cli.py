@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalper.apps.alerts import alerts_app
 from scalper.apps.arguments import parse_date
 from scalper.apps.econ import calendar_app
 from scalper.apps.features import features_app
@@ -45,6 +46,7 @@ app.add_typer(regime_app, name="regime")
 app.add_typer(features_app, name="features")
 app.add_typer(options_app, name="options")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(alerts_app, name="alerts")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -749,6 +751,39 @@ def _faults(items: list[str]) -> Any:
         except ValueError:
             raise ConfigError(f"--fault: {item!r} is invalid: {name} expects a {kinds[name]}") from None
     return Faults(**values)
+
+
+@app.command("scheduler")
+def scheduler(
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit (1 if a job failed).")] = False,
+    show: Annotated[
+        bool, typer.Option("--list", help="Show every job's schedule and its last runs, then exit.")
+    ] = False,
+    now: Annotated[
+        str | None, typer.Option(help="With --once or --list: pretend it is this time (ISO; no offset = New York).")
+    ] = None,
+    poll: Annotated[
+        float | None, typer.Option(help="Seconds between looks (default: scheduler.poll_s).", min=1)
+    ] = None,
+) -> None:
+    """Run the maintenance jobs on their New York schedule: flatfile_sync, retention, vacuum,
+    calendar_check, tune_report (see docs/SCHEDULER.md).
+
+    Every run is recorded in job_runs and never repeated; runs missed while stopped are caught up
+    (each missed one, or only the latest for idempotent jobs); a failed job raises a job_failed
+    alert and the others still run. One scheduler per database (an advisory lock): a second one
+    exits with an error. Runs until Ctrl-C or SIGTERM.
+    """
+
+    def body() -> None:
+        from scalper.apps.scheduler import parse_now, scheduler_command
+
+        at = parse_now(now) if now is not None else None
+        ok = scheduler_command(_context(), console, once=once, show=show, now=at, poll_s=poll)
+        if not ok:
+            raise typer.Exit(1)
+
+    _run(body)
 
 
 @app.command("bench")

@@ -59,6 +59,7 @@ from scalper.engine.sequencer import Sequencer
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook
+from scalper.ops.alerting import AlertDispatcher
 from scalper.plays import load_plays
 from scalper.risk.limits import Trip
 from scalper.strategy.thresholds import load_thresholds
@@ -418,6 +419,11 @@ def run_trading(
         journal = StoreJournal(connect_db, run)
         policy = LivePolicy(connect_db, thresholds, indices=tuple(cfg.feed.index_symbols))
         stack.callback(policy.close)
+        if cfg.alerts.enabled and ctx.secrets.discord_webhook_url is not None:
+            # alerts are recorded by the trading side and delivered from the table by this thread
+            dispatcher = AlertDispatcher.for_discord(connect_db, ctx.secrets.discord_webhook_url, cfg.alerts)
+            dispatcher.start()
+            stack.callback(dispatcher.stop)
         report.journal = journal
         trader = Trader(
             features=engine,

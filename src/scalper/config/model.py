@@ -5,6 +5,7 @@ Secrets never live here: they come from :mod:`scalper.config.secrets`.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -194,6 +195,79 @@ class OptionsConfig(Section):
     )
 
 
+class AlertsConfig(Section):
+    """Delivery of recorded alerts to Discord (the webhook URL is the secret SCALPER_DISCORD_WEBHOOK_URL)."""
+
+    enabled: bool = Field(default=True, description="Deliver recorded alerts; false = record them only.")
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="Alerts below this severity are recorded but not sent."
+    )
+    dedup_window_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="An alert whose dedup key was delivered less than this long before it is suppressed (0 = off).",
+    )
+    max_per_minute: int = Field(
+        default=10, ge=1, le=30, description="Messages a minute at most; beyond, alerts are held and summarised."
+    )
+    max_age_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Alerts older than this when the dispatcher reaches them are expired (0 = no limit).",
+    )
+    poll_s: float = Field(default=2.0, gt=0, le=3600, description="How often the background dispatcher looks.")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one webhook request.")
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a message after a 429, a 5xx or a network error."
+    )
+
+
+class SchedulerConfig(Section):
+    """The maintenance scheduler (``scalper scheduler``): jobs, their New York times, retention, the
+    weekly tune. See docs/SCHEDULER.md."""
+
+    jobs: tuple[Literal["flatfile_sync", "retention", "vacuum", "calendar_check", "tune_report"], ...] = Field(
+        default=("flatfile_sync", "retention", "vacuum", "calendar_check", "tune_report"),
+        description="Jobs that run; the others are never scheduled.",
+    )
+    flatfile_sync_at: dt.time = Field(
+        default=dt.time(11, 30),
+        description="New York time of the sync, on the day after each XNYS session (files appear about 11:00 ET).",
+    )
+    retention_at: dt.time = Field(default=dt.time(3, 0), description="New York time of the daily retention.")
+    vacuum_at: dt.time = Field(default=dt.time(3, 30), description="New York time of the daily VACUUM (ANALYZE).")
+    calendar_check_at: dt.time = Field(default=dt.time(7, 0), description="New York time of the calendar check.")
+    tune_report_at: dt.time = Field(default=dt.time(14, 0), description="New York time of the weekly tune.")
+    tune_report_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "saturday"
+    retention_days: int = Field(
+        default=90, ge=1, le=36_500, description="Trades and one-second quotes older than this are deleted."
+    )
+    retention_seconds_days: int = Field(
+        default=730, ge=1, le=36_500, description="One-second aggregates older than this are deleted; bars are kept."
+    )
+    catch_up_days: int = Field(
+        default=7, ge=1, le=366, description="Runs missed longer ago than this are not caught up after downtime."
+    )
+    poll_s: float = Field(default=30.0, gt=0, le=3600, description="How often the scheduler looks for due jobs.")
+    tune_weeks: int = Field(default=8, ge=1, le=104, description="Weeks of stored sessions the weekly tune runs on.")
+    tune_grid: tuple[str, ...] = Field(
+        default=(), description="PLAY.key=v1,v2 items of the weekly tune (as scalper tune --grid); empty = skipped."
+    )
+    tune_train: int = Field(default=20, ge=1, description="Sessions a set is chosen on (weekly tune).")
+    tune_test: int = Field(default=5, ge=1, description="Sessions the chosen set is evaluated on (weekly tune).")
+    tune_dir: Path | None = Field(
+        default=None, description="Where the weekly tune's result files go (default: per-user data dir/tune)."
+    )
+
+    @field_validator("flatfile_sync_at", "retention_at", "vacuum_at", "calendar_check_at", "tune_report_at")
+    @classmethod
+    def _wall_clock(cls, v: dt.time) -> dt.time:
+        if v.tzinfo is not None:
+            raise ValueError("expected a New York wall-clock time without an offset, e.g. 03:00")
+        return v
+
+
 class LogConfig(Section):
     """Logging."""
 
@@ -212,3 +286,5 @@ class Config(Section):
     options: OptionsConfig = OptionsConfig()
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
