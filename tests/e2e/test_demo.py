@@ -1,3 +1,4 @@
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -39,6 +40,15 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     assert "by play" in out.stdout and "by time of day" in out.stdout
     (report,) = re.findall(r"backtest report: (\S+report\.html)", out.stdout)
     assert Path(report).is_file() and Path(report).stat().st_size > 1_000_000
+    # the injected feed fault raised an alert, delivered through the real path to the local webhook
+    assert "alerts delivered to the local webhook" in out.stdout
+    (alerts,) = re.findall(r"alerts captured: (\S+alerts\.jsonl)", out.stdout)
+    lines = [json.loads(line) for line in Path(alerts).read_text(encoding="utf-8").splitlines()]
+    assert any("reconnect_storm" in line["body"]["content"] for line in lines)
+    # and the closing summary names where everything is
+    assert "where everything is" in out.stdout
+    for artefact in ("paper run", "backtest run", "backtest report", "trades and summary", "dashboards"):
+        assert artefact in out.stdout
 
 
 def test_demo_twice_stores_the_same_rows(scalper: Run, db_url: str) -> None:

@@ -49,6 +49,10 @@ from scalper.apps.paper import paper_session, trades_table
 from scalper.apps.regime import print_scores, regime_demo
 from scalper.apps.run import RunReport
 from scalper.backtest.report import ReportPaths
+from scalper.config.secrets import Secret
+from scalper.core.timeutil import NEW_YORK
+from scalper.ops.alerting import AlertDispatcher
+from scalper.ops.webhook_capture import WebhookCapture
 from scalper.regime.service import DEFAULT_CHECKPOINTS, DEFAULT_SYMBOLS, ReportResult, Score, Settings, run_score
 from scalper.strategy.thresholds import load_thresholds
 from scalper.synthetic import columns
@@ -60,6 +64,9 @@ DEMO_SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
 #: the paper session: a whole synthetic session (inside the shipped calendar's coverage) at this speed
 PAPER_SPEED = 800.0
 PAPER_SECONDS = 23_400 / PAPER_SPEED + 0.5  # until just after the close (the server then closes its streams)
+#: the fault injected into the paper session: the replay server stalls every connection after
+#: 20,000 frames, the feed reconnects again and again (and backfills), which is a reconnect storm
+PAPER_FAULTS = ("pause_after_frames=20000", "pause_s=0.4")
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
 _STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
@@ -95,6 +102,9 @@ class DemoReport:
     backtest: BacktestReport | None = None
     backtest_tables: list[Table] = field(default_factory=list)
     report_paths: ReportPaths | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alerts_path: Path | None = None
+    database_url: str = ""
 
 
 @contextlib.contextmanager
@@ -189,11 +199,31 @@ def run_demo(
             report.policy = run_policy_step(conn, capture_day, report.scores)
             report.capture_day = capture_day
         with (
-            _step(report, console, f"a paper session of {PAPER_SESSION} on the replay server at {PAPER_SPEED:g}x"),
+            _step(
+                report,
+                console,
+                f"a paper session of {PAPER_SESSION} on the replay server at {PAPER_SPEED:g}x, with an injected "
+                "feed fault; its alerts go to a local webhook",
+            ),
             tempfile.TemporaryDirectory(prefix="scalper-demo-paper-") as tmp,
         ):
             run_id = f"demo-paper-{time.strftime('%Y%m%dT%H%M%S')}"  # a new paper run each time
-            report.paper = paper_session(url, Path(tmp), seconds=PAPER_SECONDS, speed=PAPER_SPEED, run_id=run_id)
+            report.alerts_path = report_dir / f"{run_id}-alerts.jsonl"
+            with WebhookCapture(report.alerts_path) as capture:
+                report.paper = paper_session(
+                    url,
+                    Path(tmp),
+                    seconds=PAPER_SECONDS,
+                    speed=PAPER_SPEED,
+                    run_id=run_id,
+                    faults=PAPER_FAULTS,
+                    webhook_url=capture.url,
+                    settings={"SCALPER_ALERTS__POLL_S": "0.2"},
+                )
+                # what the run recorded after its dispatcher's last pass goes out now
+                connect_db = partial(connect, url)
+                AlertDispatcher.for_discord(connect_db, Secret(capture.url), ctx.config.alerts).dispatch_pending()
+                report.alerts = list(capture.received)
         with _step(report, console, f"a backtest of {PAPER_SESSION} from the recorded seconds, and its report"):
             run_id = f"demo-backtest-{time.strftime('%Y%m%dT%H%M%S')}"
             backtest = run_backtest(
@@ -214,7 +244,6 @@ def run_demo(
 
 
 def _print(console: Console, report: DemoReport, url: str) -> None:
-    from scalper.adapters.store import redact_url
 
     sessions = Table(
         "session", "hours (ET)", "day type", "SPX open", "SPX close", "SPX range", title="synthetic sessions"
@@ -296,8 +325,42 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
         console.print(*report.backtest_tables)
     if report.report_paths is not None:
         console.print(f"backtest report: {report.report_paths.html.resolve()}", highlight=False)
+    if report.alerts_path is not None:
+        alerts = Table("received", "message", title=f"alerts delivered to the local webhook ({PAPER_FAULTS})")
+        for item in report.alerts:
+            when = dt.datetime.fromtimestamp(item["received_at"], NEW_YORK).strftime("%H:%M:%S ET")
+            alerts.add_row(when, str(item["body"].get("content", ""))[:160])
+        console.print(alerts)
+        console.print(f"alerts captured: {report.alerts_path.resolve()}", highlight=False)
     console.print(timings)
-    console.print(f"database: {redact_url(url)}", highlight=False)
+    console.print(_where(report, url))
+
+
+def _where(report: DemoReport, url: str) -> Table:
+    """The closing summary: where each thing the demo made is."""
+    from scalper.adapters.store import redact_url
+
+    where = Table("what", "where", title="where everything is")
+    where.add_row("database (every table below)", redact_url(url))
+    where.add_row("synthetic history", "loaded from flat files into agg_1s, bars, trades, quotes_1s, option tables")
+    where.add_row("regime labels and models", "tables regimes, regime_models, regime_evaluations")
+    where.add_row("gamma levels and the session policy", "tables gamma_levels, policy_decisions")
+    if report.paper is not None:
+        where.add_row("paper run", f"run {report.paper.run_id}: tables runs, signals, orders, order_events, fills")
+    if report.alerts_path is not None:
+        kinds = sorted(
+            {str(a["body"].get("content", "")).split("`")[1] for a in report.alerts if "`" in str(a["body"])}
+        )
+        where.add_row("alerts raised by the fault", f"table alerts; delivered copies: {report.alerts_path.resolve()}")
+        where.add_row("alert kinds delivered", ", ".join(kinds) or "none")
+    if report.backtest is not None:
+        where.add_row("backtest run", f"run {report.backtest.run_id} (same tables, kind backtest)")
+    if report.report_paths is not None:
+        paths = report.report_paths
+        where.add_row("backtest report", str(paths.html.resolve()))
+        where.add_row("trades and summary", f"{paths.trades_csv.resolve()}, {paths.summary_json.resolve()}")
+    where.add_row("dashboards", "deploy/grafana/dashboards (docker compose -f deploy/docker-compose.yml up)")
+    return where
 
 
 def _session_open_ns(day: dt.date) -> int:
@@ -314,6 +377,6 @@ def _next_session(day: dt.date) -> dt.date:
 
 
 def _et(ns: int) -> str:
-    from scalper.core.timeutil import NEW_YORK, ns_to_datetime
+    from scalper.core.timeutil import ns_to_datetime
 
     return ns_to_datetime(ns).astimezone(NEW_YORK).strftime("%H:%M")

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -65,10 +65,14 @@ def paper_session(
     run_id: str,
     log_level: str = "WARNING",
     settings: Mapping[str, str] | None = None,
+    faults: Sequence[str] = (),
+    webhook_url: str | None = None,
 ) -> RunReport:
     """History into ``url``, the replay server serving :data:`SESSION` from its open (sent
     :data:`LEAD_S` after the call), ``scalper run`` until ``seconds`` after the open; returns the
-    run's report (its book, signals and latencies). ``settings``: more ``SCALPER_*`` overrides."""
+    run's report (its book, signals and latencies). ``settings``: more ``SCALPER_*`` overrides;
+    ``faults``: the replay server's ``--fault NAME=VALUE`` items; ``webhook_url``: where the run
+    delivers its alerts (a Discord-compatible webhook, e.g. a local capture)."""
     with psycopg.connect(url, autocommit=True) as conn:
         store_synthetic_sessions(conn, HISTORY_START, HISTORY_SESSIONS, SEED)
     port = _free_port()
@@ -77,6 +81,8 @@ def paper_session(
     anchor = time.time_ns() + int(LEAD_S * 1e9)
     args = ["replay-server", "--port", str(port), "--speed", f"{speed:g}", "--timeline", "live"]
     args += ["--api-key", KEY, "--start", SESSION.isoformat(), "--seed", str(SEED), "--anchor-epoch-ns", str(anchor)]
+    for fault in faults:
+        args += ["--fault", fault]
     server = subprocess.Popen(
         [sys.executable, "-m", "scalper", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -89,7 +95,11 @@ def paper_session(
             "SCALPER_LOG__LEVEL": log_level,
             **(settings or {}),
         }
-        secrets = Secrets(market_data_api_key=Secret(KEY), database_url=Secret(url))
+        secrets = Secrets(
+            market_data_api_key=Secret(KEY),
+            database_url=Secret(url),
+            discord_webhook_url=None if webhook_url is None else Secret(webhook_url),
+        )
         ctx = AppContext(config=load_config(None, env), secrets=secrets)
         return run_trading(ctx, seconds + LEAD_S, run_id=run_id)
     finally:

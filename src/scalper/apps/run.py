@@ -35,6 +35,7 @@ import numpy as np
 import psycopg
 
 from scalper.adapters.feed.gaps import Gap, repair
+from scalper.adapters.feed.reasons import ReconnectReason
 from scalper.adapters.metrics import FeedMetrics, TradingMetrics, start_http
 from scalper.adapters.polygon.rest import PolygonRest
 from scalper.adapters.spool import Spool
@@ -265,9 +266,16 @@ def reconcile(book: OrderBook, broker: Broker) -> list[str]:
     return out
 
 
+#: reconnects within STORM_WINDOW_S wall seconds that make a reconnect storm
+STORM_RECONNECTS = 5
+STORM_WINDOW_S = 60.0
+
+
 class RunMonitor:
     """Raises the run's alerts (table ``alerts`` and the log): kill-switch trips, broker rejections,
-    the journal falling behind; and sets the trading metrics (:class:`TradingMetrics`) from the
+    the journal falling behind, feed stalls (a websocket session ended by a stall, reconnected and
+    backfilled) and reconnect storms (:data:`STORM_RECONNECTS` reconnects within
+    :data:`STORM_WINDOW_S` s); and sets the trading metrics (:class:`TradingMetrics`) from the
     engine's state. Called by the runner's watchdog about once a second, off the decision path."""
 
     def __init__(
@@ -289,7 +297,11 @@ class RunMonitor:
         self._journal_ok = True
         self.metrics: TradingMetrics | None = None
         self.trading: LiveTrading | None = None
+        self.feed: FeedMetrics | None = None
         self._exported = 0
+        self._reconnects: dict[str, float] = {}
+        self._recent: collections.deque[int] = collections.deque()
+        self._storm = False
 
     def __call__(self) -> None:
         self.alerts()
@@ -322,7 +334,36 @@ class RunMonitor:
         m.observe_latencies(latencies[self._exported :])
         self._exported = len(latencies)
 
+    def feed_alerts(self, feed: FeedMetrics) -> None:
+        """Stalls and reconnect storms from the feed's reconnect counters (by reason)."""
+        now = self._wall()
+        for reason in ReconnectReason:
+            value = feed.registry.get_sample_value("scalper_feed_reconnects_total", {"reason": reason.value}) or 0.0
+            new = int(value - self._reconnects.get(reason.value, 0.0))
+            if new <= 0:
+                continue
+            self._reconnects[reason.value] = value
+            self._recent.extend([now] * new)
+            if reason is ReconnectReason.STALL:
+                self.alert(
+                    "stream_stall",
+                    "warning",
+                    f"the feed stalled ({int(value)} so far): reconnected; the missed seconds are backfilled over REST",
+                )
+        while self._recent and self._recent[0] < now - int(STORM_WINDOW_S * 1e9):
+            self._recent.popleft()
+        storm = len(self._recent) >= STORM_RECONNECTS
+        if storm and not self._storm:
+            self.alert(
+                "reconnect_storm",
+                "critical",
+                f"{len(self._recent)} feed reconnects within {STORM_WINDOW_S:.0f} s",
+            )
+        self._storm = storm
+
     def alerts(self) -> None:
+        if self.feed is not None:
+            self.feed_alerts(self.feed)
         history = self.trader.kill_switch.history
         for item in history[self._history :]:
             if isinstance(item, Trip):
@@ -503,6 +544,7 @@ def run_trading(
         )
         link.wake = trading.wake
         monitor.trading = trading
+        monitor.feed = metrics
         if cfg.metrics.enabled:
             monitor.metrics = TradingMetrics(metrics.registry)
         report.trading = trading
