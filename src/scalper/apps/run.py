@@ -27,7 +27,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,8 @@ from scalper.oms import OrderBook
 from scalper.ops.alerting import AlertDispatcher
 from scalper.plays import load_plays
 from scalper.risk.limits import Trip
-from scalper.strategy.thresholds import load_thresholds
+from scalper.strategy.policy import Leaning, MorningScore, leaning
+from scalper.strategy.thresholds import PolicyThresholds, load_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +270,19 @@ def reconcile(book: OrderBook, broker: Broker) -> list[str]:
 #: reconnects within STORM_WINDOW_S wall seconds that make a reconnect storm
 STORM_RECONNECTS = 5
 STORM_WINDOW_S = 60.0
+#: a gap found in the captured data and still not repaired after this many wall seconds is alerted
+GAP_GRACE_S = 120.0
 
 
 class RunMonitor:
     """Raises the run's alerts (table ``alerts`` and the log): kill-switch trips, broker rejections,
     the journal falling behind, feed stalls (a websocket session ended by a stall, reconnected and
-    backfilled) and reconnect storms (:data:`STORM_RECONNECTS` reconnects within
-    :data:`STORM_WINDOW_S` s); and sets the trading metrics (:class:`TradingMetrics`) from the
-    engine's state. Called by the runner's watchdog about once a second, off the decision path."""
+    backfilled), reconnect storms (:data:`STORM_RECONNECTS` reconnects within
+    :data:`STORM_WINDOW_S` s), gaps still unrepaired after :data:`GAP_GRACE_S` s, and regime flips
+    (an index's morning score at a checkpoint on another side of the policy's thresholds than at
+    the one before, :func:`~scalper.strategy.policy.leaning`); and sets the trading metrics
+    (:class:`TradingMetrics`) from the engine's state. Called by the runner's watchdog about once a
+    second, off the decision path."""
 
     def __init__(
         self,
@@ -302,6 +308,12 @@ class RunMonitor:
         self._reconnects: dict[str, float] = {}
         self._recent: collections.deque[int] = collections.deque()
         self._storm = False
+        self._gap_since: int | None = None
+        self._gap_alerted = False
+        #: the session policy whose morning scores are watched, and its thresholds
+        self.policy: LivePolicy | None = None
+        self.policy_thresholds: PolicyThresholds | None = None
+        self._leaning: dict[str, tuple[str, Leaning]] = {}  # index → (checkpoint, leaning)
 
     def __call__(self) -> None:
         self.alerts()
@@ -350,6 +362,19 @@ class RunMonitor:
                     "warning",
                     f"the feed stalled ({int(value)} so far): reconnected; the missed seconds are backfilled over REST",
                 )
+        found = feed.registry.get_sample_value("scalper_feed_gaps_found_total") or 0.0
+        filled = feed.registry.get_sample_value("scalper_feed_gaps_filled_total") or 0.0
+        if found > filled:
+            self._gap_since = now if self._gap_since is None else self._gap_since
+            if not self._gap_alerted and now - self._gap_since >= int(GAP_GRACE_S * 1e9):
+                self._gap_alerted = True
+                self.alert(
+                    "gap_unrepaired",
+                    "critical",
+                    f"{int(found - filled)} gap(s) in the captured data not repaired after {GAP_GRACE_S:.0f} s",
+                )
+        else:
+            self._gap_since, self._gap_alerted = None, False
         while self._recent and self._recent[0] < now - int(STORM_WINDOW_S * 1e9):
             self._recent.popleft()
         storm = len(self._recent) >= STORM_RECONNECTS
@@ -361,9 +386,33 @@ class RunMonitor:
             )
         self._storm = storm
 
+    def regime_alerts(self, scores: Mapping[str, MorningScore | None], thresholds: PolicyThresholds) -> None:
+        """A regime flip: an index's morning score on another side of the thresholds than at its
+        previous checkpoint of the day (a new day starts afresh: the policy forgets the scores)."""
+        for index, score in scores.items():
+            if score is None:
+                continue
+            side = leaning(score, thresholds)
+            before = self._leaning.get(index)
+            if before is not None and before[0] == score.checkpoint:
+                continue  # the same checkpoint seen again
+            self._leaning[index] = (score.checkpoint, side)
+            if before is not None and before[1] != side:
+                self.alert(
+                    "regime_flip",
+                    "warning",
+                    f"{index}: the morning score flipped from {before[1]} at {before[0]} to {side} at "
+                    f"{score.checkpoint} (P trend {score.trend_up + score.trend_down:.2f}, "
+                    f"P balanced {score.balanced:.2f})",
+                )
+        for index in [i for i in self._leaning if i not in scores]:
+            del self._leaning[index]  # a new day
+
     def alerts(self) -> None:
         if self.feed is not None:
             self.feed_alerts(self.feed)
+        if self.policy is not None and self.policy_thresholds is not None:
+            self.regime_alerts(self.policy.scores, self.policy_thresholds)
         history = self.trader.kill_switch.history
         for item in history[self._history :]:
             if isinstance(item, Trip):
@@ -545,6 +594,7 @@ def run_trading(
         link.wake = trading.wake
         monitor.trading = trading
         monitor.feed = metrics
+        monitor.policy, monitor.policy_thresholds = policy, thresholds.policy
         if cfg.metrics.enabled:
             monitor.metrics = TradingMetrics(metrics.registry)
         report.trading = trading

@@ -157,6 +157,19 @@ def _vote(code: str, text: str, step: int) -> tuple[int, Reason]:
     return step, Reason(code=code, text=text, effect=f"{step:+d}")
 
 
+Leaning = Literal["trend", "balanced", "mixed"]
+
+
+def leaning(score: MorningScore, p: PolicyThresholds) -> Leaning:
+    """Which side of the policy's thresholds a morning score is on: ``trend`` (P(trend) ≥
+    trend_favour), else ``balanced`` (P(balanced) ≥ balanced_favour), else ``mixed``."""
+    if score.trend_up + score.trend_down >= p.trend_favour:
+        return "trend"
+    if score.balanced >= p.balanced_favour:
+        return "balanced"
+    return "mixed"
+
+
 def _votes(
     style: Style, score: MorningScore | None, g: Gates, p: PolicyThresholds
 ) -> tuple[list[int], list[Reason], bool]:
@@ -165,7 +178,8 @@ def _votes(
     favoured = False
     if score is not None:
         lean = score.trend_up + score.trend_down
-        if lean >= p.trend_favour:
+        side = leaning(score, p)
+        if side == "trend":
             pairs.append(
                 _vote(
                     "MORNING_TREND",
@@ -174,7 +188,7 @@ def _votes(
                 )
             )
             favoured = trend
-        elif score.balanced >= p.balanced_favour:
+        elif side == "balanced":
             pairs.append(
                 _vote(
                     "MORNING_BALANCED",
