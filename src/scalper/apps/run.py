@@ -60,6 +60,7 @@ from scalper.engine.sequencer import Sequencer
 from scalper.engine.trader import Trader
 from scalper.features.engine import FeatureEngine
 from scalper.oms import OrderBook
+from scalper.ops.alert_kinds import ALERT_KINDS
 from scalper.ops.alerting import AlertDispatcher
 from scalper.plays import load_plays
 from scalper.risk.limits import Trip
@@ -359,7 +360,7 @@ class RunMonitor:
             if reason is ReconnectReason.STALL:
                 self.alert(
                     "stream_stall",
-                    "warning",
+                    ALERT_KINDS["stream_stall"].severity,
                     f"the feed stalled ({int(value)} so far): reconnected; the missed seconds are backfilled over REST",
                 )
         found = feed.registry.get_sample_value("scalper_feed_gaps_found_total") or 0.0
@@ -370,7 +371,7 @@ class RunMonitor:
                 self._gap_alerted = True
                 self.alert(
                     "gap_unrepaired",
-                    "critical",
+                    ALERT_KINDS["gap_unrepaired"].severity,
                     f"{int(found - filled)} gap(s) in the captured data not repaired after {GAP_GRACE_S:.0f} s",
                 )
         else:
@@ -381,7 +382,7 @@ class RunMonitor:
         if storm and not self._storm:
             self.alert(
                 "reconnect_storm",
-                "critical",
+                ALERT_KINDS["reconnect_storm"].severity,
                 f"{len(self._recent)} feed reconnects within {STORM_WINDOW_S:.0f} s",
             )
         self._storm = storm
@@ -400,7 +401,7 @@ class RunMonitor:
             if before is not None and before[1] != side:
                 self.alert(
                     "regime_flip",
-                    "warning",
+                    ALERT_KINDS["regime_flip"].severity,
                     f"{index}: the morning score flipped from {before[1]} at {before[0]} to {side} at "
                     f"{score.checkpoint} (P trend {score.trend_up + score.trend_down:.2f}, "
                     f"P balanced {score.balanced:.2f})",

@@ -41,7 +41,7 @@ ALERT_KINDS: dict[str, AlertKind] = {
         AlertKind(STREAM_STALL, "warning", "the stream (e.g. indices, stocks)"),
         AlertKind(RECONNECT_STORM, "warning", "the stream"),
         AlertKind(GAP_UNREPAIRED, "warning", "symbol and session date, e.g. I:SPX:2025-07-01"),
-        AlertKind(REGIME_FLIP, "info", "the symbol"),
+        AlertKind(REGIME_FLIP, "warning", "the symbol"),
         AlertKind(KILL_SWITCH, "critical", "the run id"),
         AlertKind(ORDER_REJECTED, "warning", "the client order id"),
         AlertKind(RECONCILIATION, "critical", "the run id"),
