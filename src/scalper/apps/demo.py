@@ -326,11 +326,12 @@ def _print(console: Console, report: DemoReport, url: str) -> None:
     if report.report_paths is not None:
         console.print(f"backtest report: {report.report_paths.html.resolve()}", highlight=False)
     if report.alerts_path is not None:
-        alerts = Table("received", "message", title=f"alerts delivered to the local webhook ({PAPER_FAULTS})")
+        alerts = Table("received", "message", title="alerts delivered to the local webhook")
         for item in report.alerts:
             when = dt.datetime.fromtimestamp(item["received_at"], NEW_YORK).strftime("%H:%M:%S ET")
             alerts.add_row(when, str(item["body"].get("content", ""))[:160])
         console.print(alerts)
+        console.print(f"injected fault: {', '.join(PAPER_FAULTS)}", highlight=False)
         console.print(f"alerts captured: {report.alerts_path.resolve()}", highlight=False)
     console.print(timings)
     console.print(_where(report, url))
