@@ -41,7 +41,7 @@ def test_demo_runs_on_the_embedded_database_with_no_configuration(scalper: Run, 
     (report,) = re.findall(r"backtest report: (\S+report\.html)", out.stdout)
     assert Path(report).is_file() and Path(report).stat().st_size > 1_000_000
     # the injected feed fault raised an alert, delivered through the real path to the local webhook
-    assert "injected fault: pause_after_frames=20000, pause_s=0.4" in out.stdout
+    assert "injected fault: pause_after_frames=2000, pause_s=0.4" in out.stdout
     (alerts,) = re.findall(r"alerts captured: (\S+alerts\.jsonl)", out.stdout)
     lines = [json.loads(line) for line in Path(alerts).read_text(encoding="utf-8").splitlines()]
     assert any("reconnect_storm" in line["body"]["content"] for line in lines)

@@ -65,8 +65,8 @@ DEMO_SYMBOLS = ("I:SPX", "SPY", "I:NDX", "QQQ")
 PAPER_SPEED = 800.0
 PAPER_SECONDS = 23_400 / PAPER_SPEED + 0.5  # until just after the close (the server then closes its streams)
 #: the fault injected into the paper session: the replay server stalls every connection after
-#: 20,000 frames, the feed reconnects again and again (and backfills), which is a reconnect storm
-PAPER_FAULTS = ("pause_after_frames=20000", "pause_s=0.4")
+#: 2,000 frames, the feed reconnects again and again (and backfills), which is a reconnect storm
+PAPER_FAULTS = ("pause_after_frames=2000", "pause_s=0.4")
 DEFAULT_START = dt.date(2025, 11, 25)  # 25, 26, then 28 Nov: Thanksgiving skipped, early close on the 28th
 
 _STORED_TABLES: tuple[TableSpec, ...] = (AGG_1S, BARS, TRADES, QUOTES_1S, OPTION_BARS, OPTION_VOLUME_0DTE)
