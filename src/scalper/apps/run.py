@@ -269,7 +269,7 @@ def reconcile(book: OrderBook, broker: Broker) -> list[str]:
 
 
 #: reconnects within STORM_WINDOW_S wall seconds that make a reconnect storm
-STORM_RECONNECTS = 5
+STORM_RECONNECTS = 3
 STORM_WINDOW_S = 60.0
 #: a gap found in the captured data and still not repaired after this many wall seconds is alerted
 GAP_GRACE_S = 120.0
